@@ -9,6 +9,10 @@ from typing import Any, Protocol, runtime_checkable
 from ingest.types import Chunk
 
 
+ALL_GROUPS = ("*",)
+PUBLIC_GROUP = "public"
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Metadata filters; every field is optional and they combine with AND.
@@ -51,7 +55,11 @@ class Retriever(Protocol):
         filters: Filters | None = None,
         groups: Sequence[str] | None = None,
     ) -> list[Hit]:
-        """The ``top_k`` best chunks visible to ``groups`` (None = all groups: admin use)."""
+        """The ``top_k`` best chunks visible to ``groups``.
+
+        ``groups`` are the caller's access groups; "public" is always included, so ``None`` or
+        ``()`` sees public documents only. ``["*"]`` (``ALL_GROUPS``) sees everything: admin use.
+        """
         ...
 
 

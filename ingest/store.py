@@ -1,0 +1,148 @@
+"""The vector store: a Chroma collection of chunk vectors plus filterable metadata.
+
+Local ``PersistentClient`` under ``<index>/chroma`` by default; ``HttpClient`` when a server URL
+is configured (``RAGQA_CHROMA_URL``). Chroma never embeds anything itself here (no default
+embedding function: that one downloads a model); ragqa passes vectors in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import numpy.typing as npt
+
+from .types import Chunk
+
+CHROMA_DIR = "chroma"
+_NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def date_to_int(date: str | None) -> int | None:
+    """"2026-04-01" -> 20260401 (Chroma compares only numbers with $gte/$lte)."""
+    if not date:
+        return None
+    digits = date.replace("-", "")[:8]
+    return int(digits) if len(digits) == 8 and digits.isdigit() else None
+
+
+def path_prefixes(source: str) -> list[str]:
+    """"hr/policies/leave.md" -> ["hr/", "hr/policies/", "hr/policies/leave.md"]: lets Chroma
+    filter by directory prefix with ``$contains`` (it has no string prefix operator)."""
+    parts = source.split("/")
+    out = ["/".join(parts[: i + 1]) + "/" for i in range(len(parts) - 1)]
+    out.append(source)
+    return out
+
+
+def chunk_metadata(c: Chunk) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "doc_id": c.doc_id,
+        "source": c.source,
+        "file_type": c.file_type,
+        "lang": c.lang,
+        "groups": list(c.groups),
+        "paths": path_prefixes(c.source),
+        "ordinal": c.ordinal,
+    }
+    if c.page is not None:
+        meta["page"] = c.page
+    d = date_to_int(c.date)
+    if d is not None:
+        meta["date"] = d
+    return meta
+
+
+def validate_collection_name(name: str) -> str:
+    if not (3 <= len(name) <= 512) or not set(name) <= _NAME_OK:
+        raise ValueError(f"invalid Chroma collection name {name!r}: use 3-512 characters of [a-zA-Z0-9._-]")
+    return name
+
+
+class ChromaStore:
+    """Vectors for one index. Cheap to construct; connects on first use."""
+
+    def __init__(self, index_dir: Path, collection: str = "ragqa", url: str | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.collection_name = validate_collection_name(collection)
+        self.url = url
+        self._client: Any = None
+        self._col: Any = None
+
+    @property
+    def location(self) -> str:
+        return self.url or str(self.index_dir / CHROMA_DIR)
+
+    def _connect(self) -> Any:
+        if self._col is None:
+            os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+            import chromadb
+            from chromadb.config import Settings
+
+            settings = Settings(anonymized_telemetry=False)
+            if self.url:
+                u = urlparse(self.url)
+                if not u.hostname:
+                    raise ValueError(f"invalid Chroma server URL {self.url!r}; expected e.g. http://127.0.0.1:8000")
+                self._client = chromadb.HttpClient(
+                    host=u.hostname, port=u.port or (443 if u.scheme == "https" else 8000),
+                    ssl=u.scheme == "https", settings=settings,
+                )
+            else:
+                self._client = chromadb.PersistentClient(path=str(self.index_dir / CHROMA_DIR), settings=settings)
+            self._col = self._client.get_or_create_collection(
+                self.collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self._col
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: npt.NDArray[np.float32]) -> None:
+        if not chunks:
+            return
+        self._connect().upsert(
+            ids=[c.id for c in chunks],
+            embeddings=vectors,
+            metadatas=[chunk_metadata(c) for c in chunks],
+            documents=[c.text for c in chunks],
+        )
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), 5000):
+            self._connect().delete(ids=ids[i : i + 5000])
+
+    def all_ids(self) -> set[str]:
+        col = self._connect()
+        out: set[str] = set()
+        step, offset = 10000, 0
+        while True:
+            got = col.get(include=[], limit=step, offset=offset)["ids"]
+            out.update(got)
+            if len(got) < step:
+                return out
+            offset += step
+
+    def count(self) -> int:
+        return int(self._connect().count())
+
+    def query(self, vector: npt.NDArray[np.float32], k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """[(chunk id, cosine similarity)] best first."""
+        col = self._connect()
+        n = col.count()
+        if n == 0 or k <= 0:
+            return []
+        res = col.query(query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    def reset(self) -> None:
+        """Drop the collection (``--reindex``)."""
+        self._connect()
+        self._client.delete_collection(self.collection_name)
+        self._col = None
+
+    def close(self) -> None:
+        self._col = None
+        self._client = None

@@ -1,0 +1,183 @@
+"""The ``ragqa`` command line.
+
+Exit codes: 0 success; 2 usage or configuration error; 3 some files failed to ingest (the
+others were indexed). Heavy modules (models, Chroma, torch) load inside the commands, so
+``ragqa --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    name="ragqa",
+    help="Cited answers over your own documents (Japanese and English), offline by default.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option("--index", help="Index folder. Default: $RAGQA_INDEX or ./.ragqa", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="ragqa.toml to read (default: ./ragqa.toml if present).")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _settings(index: Path | None, config: Path | None, **kw: Any) -> Any:
+    from ingest.settings import load_index_settings
+
+    try:
+        return load_index_settings(config, index_dir=index, **kw)
+    except (ValueError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.", show_default=False)],
+    index: IndexOpt = None,
+    json_out: JsonOpt = False,
+    embedder: Annotated[str | None, typer.Option(help="Embedder spec: e5 (default), e5-torch, minilm, openai:MODEL, st:DIR.")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help="Max tokens per chunk (default 256).")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="Overlap tokens between pieces of a long section (default 32).")] = None,
+    prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Remove documents that were deleted from a folder being ingested.")] = True,
+    reindex: Annotated[bool, typer.Option("--reindex", help="Drop the index and rebuild it (needed after changing the embedder).")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Index files into Chroma + the keyword index. Unchanged files are skipped, changed ones
+    replaced, and (with --prune, the default) files deleted under a given folder are removed."""
+    from ingest.catalog import IndexMismatchError
+    from ingest.pipeline import IngestBusyError, Ingestor, UsageError
+
+    s = _settings(index, config, embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    try:
+        report = Ingestor(s, progress=not json_out and sys.stderr.isatty()).run(paths, prune=prune, reindex=reindex)
+    except (UsageError, IndexMismatchError, IngestBusyError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json(report.to_json())
+    else:
+        typer.echo(
+            f"indexed {report.files_indexed}, unchanged {report.files_unchanged}, deleted {report.files_deleted}, "
+            f"failed {len(report.files_failed)} of {report.files_seen} files; +{report.chunks_added}/-{report.chunks_deleted} "
+            f"chunks in {report.seconds:.1f}s -> {s.index_dir}",
+            err=True,
+        )
+        for f in report.files_failed:
+            typer.echo(f"  failed: {f['path']}: {f['error']}", err=True)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def status(index: IndexOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Show what an index holds: documents, chunks, embedder, format version."""
+    from ingest.catalog import Catalog, IndexMismatchError
+
+    s = _settings(index, config)
+    cat = Catalog(s.index_dir)
+    if not cat.exists():
+        raise _fail(f"no index at {s.index_dir}; build one with: ragqa ingest PATH --index {s.index_dir}")
+    try:
+        cat.check()
+    except IndexMismatchError as e:
+        raise _fail(str(e)) from None
+    info = cat.info()
+    out = {
+        "index_dir": str(s.index_dir),
+        "documents": info.documents,
+        "chunks": info.chunks,
+        "embedder_id": info.embedder_id,
+        "dim": info.dim,
+        "analyzer": info.analyzer,
+        "format_version": info.format_version,
+        "generation": info.generation,
+        "vector_store": s.chroma_url or str(s.index_dir / "chroma"),
+    }
+    if json_out:
+        _print_json(out)
+    else:
+        for k, v in out.items():
+            typer.echo(f"{k:>15}: {v}")
+
+
+GroupsOpt = Annotated[
+    str | None,
+    typer.Option("--groups", help="Your access groups, comma-separated (public is always included); '*' = all (admin)."),
+]
+
+
+def _groups(groups: str | None) -> list[str]:
+    return [g.strip() for g in (groups or "").split(",") if g.strip()]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for (Japanese or English).", show_default=False)],
+    index: IndexOpt = None,
+    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=1000, help="How many hits.")] = 5,
+    groups: GroupsOpt = None,
+    source: Annotated[str | None, typer.Option(help="Only sources under this path prefix (e.g. hr/).")] = None,
+    file_type: Annotated[str | None, typer.Option("--file-type", help="Only these types, e.g. pdf,docx.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only chunks in these languages, e.g. ja.")] = None,
+    date_from: Annotated[str | None, typer.Option("--date-from", help="Only documents dated on/after (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--date-to", help="Only documents dated on/before (YYYY-MM-DD).")] = None,
+    reranker: Annotated[str | None, typer.Option(help="Local CrossEncoder model directory to rerank with.")] = None,
+    embedder: Annotated[str | None, typer.Option(help="Embedder spec (must match the index's model).")] = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Search the index and print the best chunks with their sources."""
+    from ingest.catalog import IndexMismatchError
+    from retrieval.factory import make_reranker, make_retriever
+    from retrieval.index import IndexReader
+    from retrieval.permissions import parse_filters
+
+    s = _settings(index, config, embedder=embedder)
+    try:
+        filters = parse_filters(source, file_type, lang, date_from, date_to)
+        retriever = make_retriever(IndexReader(s), mode, reranker=make_reranker(reranker))
+        hits = retriever.retrieve(query, top_k=top_k, filters=filters, groups=_groups(groups))
+    except (IndexMismatchError, ValueError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json({"hits": [
+            {"chunk_id": h.chunk.id, "source": h.chunk.source, "page": h.chunk.page, "heading": h.chunk.heading,
+             "score": round(h.score, 6), "text": h.chunk.text, "lang": h.chunk.lang, "retriever": h.retriever}
+            for h in hits
+        ]})
+        return
+    if not hits:
+        typer.echo("no results", err=True)
+    for h in hits:
+        loc = h.chunk.source + (f" p.{h.chunk.page}" if h.chunk.page else "")
+        head = f" [{h.chunk.heading}]" if h.chunk.heading else ""
+        typer.echo(f"{h.rank:>2}. {h.score:.4f}  {loc}{head}")
+        snippet = " ".join(h.chunk.text.split())
+        typer.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
+
+
+def main() -> None:  # pragma: no cover
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,34 @@
+"""Dense retrieval: embed the query (E5 "query: " side), nearest neighbours in Chroma."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .index import IndexReader
+from .permissions import chroma_where, is_visible, matches_filters, normalise_groups
+from .types import Filters, Hit
+
+
+class DenseRetriever:
+    name = "dense"
+
+    def __init__(self, reader: IndexReader) -> None:
+        self.reader = reader
+
+    def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
+                 groups: Sequence[str] | None = None) -> list[Hit]:
+        if top_k <= 0 or not query.strip():
+            return []
+        ug = normalise_groups(groups)
+        vec = self.reader.embedder.embed_query(query)  # (dim,)
+        found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
+        chunks = self.reader.chunks([i for i, _ in found])
+        hits: list[Hit] = []
+        for cid, score in found:
+            c = chunks.get(cid)
+            # the catalog is the truth: a vector without a row is an orphan from a crash
+            if c is None or not is_visible(c.groups, ug) or not matches_filters(c, filters):
+                continue
+            hits.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(hits) + 1,
+                            details={"dense_score": score}))
+        return hits

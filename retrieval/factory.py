@@ -1,0 +1,39 @@
+"""Build the retriever a mode names, over one index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .index import IndexReader
+from .types import Reranker, Retriever
+
+MODES = ("dense", "bm25", "hybrid")
+
+
+def make_reranker(spec: str | None) -> Reranker | None:
+    """None/"none" -> no reranking; otherwise a local CrossEncoder directory."""
+    if not spec or spec == "none":
+        return None
+    from .rerank import CrossEncoderReranker
+
+    return CrossEncoderReranker(Path(spec))
+
+
+def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50,
+                   weights: tuple[float, float] = (1.0, 1.0), reranker: Reranker | None = None) -> Retriever:
+    from .dense import DenseRetriever
+    from .hybrid import HybridRetriever
+    from .keyword import BM25Retriever
+
+    if mode == "dense":
+        base: Retriever = DenseRetriever(reader)
+    elif mode == "bm25":
+        base = BM25Retriever(reader)
+    elif mode == "hybrid":
+        return HybridRetriever([DenseRetriever(reader), BM25Retriever(reader)], weights=weights, depth=depth,
+                               reranker=reranker)
+    else:
+        raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
+    if reranker is not None:
+        return HybridRetriever([base], depth=depth, reranker=reranker)
+    return base

@@ -1,0 +1,55 @@
+"""Hybrid retrieval: dense + BM25 candidates fused by reciprocal rank, then optional rerank."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from .fusion import reciprocal_rank_fusion
+from .permissions import is_visible, matches_filters, normalise_groups
+from .types import Filters, Hit, Reranker, Retriever
+
+
+class HybridRetriever:
+    """Wires retrievers into ``reciprocal_rank_fusion``; ``depth`` candidates from each."""
+
+    name = "hybrid"
+
+    def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
+                 depth: int = 50, k: int = 60, reranker: Reranker | None = None) -> None:
+        if not retrievers:
+            raise ValueError("HybridRetriever needs at least one retriever")
+        if weights is not None and len(weights) != len(retrievers):
+            raise ValueError(f"got {len(weights)} weights for {len(retrievers)} retrievers; give one per retriever")
+        self.retrievers = list(retrievers)
+        self.weights = list(weights) if weights is not None else [1.0] * len(retrievers)
+        self.depth = depth
+        self.k = k
+        self.reranker = reranker
+
+    def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
+                 groups: Sequence[str] | None = None) -> list[Hit]:
+        if top_k <= 0 or not query.strip():
+            return []
+        ug = normalise_groups(groups)
+        depth = max(self.depth, top_k)
+        lists = [r.retrieve(query, top_k=depth, filters=filters, groups=ug) for r in self.retrievers]
+        by_id: dict[str, Hit] = {}
+        details: dict[str, dict[str, float]] = {}
+        for hits in lists:
+            for h in hits:
+                by_id.setdefault(h.chunk.id, h)
+                details.setdefault(h.chunk.id, {}).update(h.details)
+                details[h.chunk.id][f"{h.retriever}_rank"] = h.rank
+        fused = reciprocal_rank_fusion([[h.chunk.id for h in hits] for hits in lists], k=self.k, weights=self.weights)
+        n_keep = depth if self.reranker is not None else top_k
+        out: list[Hit] = []
+        for cid, score in fused[:n_keep]:
+            c = by_id[cid].chunk
+            if not is_visible(c.groups, ug) or not matches_filters(c, filters):
+                continue
+            out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1, details=details[cid]))
+        if self.reranker is not None:
+            out = self.reranker.rerank(query, out, top_k=top_k)
+            out = [replace(h, rank=i + 1) for i, h in enumerate(out) if is_visible(h.chunk.groups, ug)]
+        return out[:top_k]

@@ -1,0 +1,157 @@
+"""Read access to an index built by ``ragqa ingest``: catalog, vectors, BM25, row metadata.
+
+One ``IndexReader`` is shared by the dense, keyword and hybrid retrievers. It checks on open
+that the embedder matches the one the index was built with, and refreshes its BM25 view when
+the catalog's generation moves (another process ingested meanwhile).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.catalog import Catalog, IndexMismatchError
+from ingest.embedders import Embedder, get_embedder
+from ingest.settings import IndexSettings
+from ingest.store import ChromaStore, date_to_int
+from ingest.types import Chunk
+
+from .permissions import _prefix_match
+from .types import ALL_GROUPS, Filters
+
+
+@dataclass
+class _RowMeta:
+    """Per-row metadata of the BM25 index, as arrays for fast masks. Row i = ``ids[i]``."""
+
+    ids: list[str]
+    group_rows: dict[str, npt.NDArray[np.bool_]]  # group -> bool [n]
+    file_type: npt.NDArray[np.str_]  # [n]
+    lang: npt.NDArray[np.str_]  # [n]
+    date: npt.NDArray[np.int64]  # [n], 0 when unknown
+    source: list[str]
+
+
+class IndexReader:
+    def __init__(self, settings: IndexSettings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._catalog: Catalog | None = None
+        self.store = ChromaStore(settings.index_dir, settings.collection, settings.chroma_url)
+        self._bm25: Any = None
+        self._rows: _RowMeta | None = None
+        self._generation = -1
+        self._lock = threading.Lock()
+        self._analyzer: Any = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            cat = Catalog(self.settings.index_dir)
+            if not cat.exists():
+                raise IndexMismatchError(
+                    f"no index at {self.settings.index_dir}; build one with: ragqa ingest PATH --index {self.settings.index_dir}"
+                )
+            cat.check()
+            self._catalog = cat
+        return self._catalog
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings.embedder)
+        info = self.catalog.info()
+        if self._embedder.model_id != info.embedder_id:
+            raise IndexMismatchError(
+                f"index {self.settings.index_dir} was built with embedder {info.embedder_id!r}, not "
+                f"{self._embedder.model_id!r}; query it with the same embedder or rebuild it with: "
+                f"ragqa ingest PATH --index {self.settings.index_dir} --reindex --embedder <spec>"
+            )
+        return self._embedder
+
+    @property
+    def analyzer(self) -> Any:
+        if self._analyzer is None:
+            from ingest.analysis import get_analyzer
+
+            self._analyzer = get_analyzer(self.catalog.get_meta("analyzer") or "default")
+        return self._analyzer
+
+    def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        return self.catalog.get_chunks(list(ids))
+
+    # -- BM25 side ---------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        gen = self.catalog.generation()
+        if gen == self._generation and self._bm25 is not None:
+            return
+        from ingest.keyword import KeywordIndex
+
+        bm25 = KeywordIndex(self.settings.index_dir).load(self.catalog)
+        ids = list(bm25.ids)
+        pos = {cid: i for i, cid in enumerate(ids)}
+        n = len(ids)
+        groups: dict[str, npt.NDArray[np.bool_]] = {}
+        ftype = np.empty(n, dtype=object)
+        lang = np.empty(n, dtype=object)
+        date = np.zeros(n, dtype=np.int64)
+        source: list[str] = [""] * n
+        for c in self.catalog.iter_chunks():
+            i = pos.get(c.id)
+            if i is None:
+                continue
+            for g in c.groups:
+                groups.setdefault(g, np.zeros(n, dtype=np.bool_))[i] = True
+            ftype[i], lang[i], source[i] = c.file_type, c.lang, c.source
+            date[i] = date_to_int(c.date) or 0
+        self._rows = _RowMeta(ids, groups, ftype.astype(str), lang.astype(str), date, source)
+        self._bm25 = bm25
+        self._generation = gen
+
+    def bm25(self) -> tuple[Any, _RowMeta]:
+        with self._lock:
+            self._refresh()
+            assert self._rows is not None
+            return self._bm25, self._rows
+
+    def allowed_mask(self, rows: _RowMeta, user_groups: Sequence[str], f: Filters | None) -> npt.NDArray[np.bool_] | None:
+        """bool [n] rows this caller may see and that pass the filters (None: all rows)."""
+        n = len(rows.ids)
+        mask: npt.NDArray[np.bool_] | None = None
+        if tuple(user_groups) != ALL_GROUPS:
+            mask = np.zeros(n, dtype=np.bool_)
+            for g in user_groups:
+                if g in rows.group_rows:
+                    mask |= rows.group_rows[g]
+        if f is not None and not f.is_empty():
+            m = np.ones(n, dtype=np.bool_) if mask is None else mask
+            if f.file_types:
+                m &= np.isin(rows.file_type, list(f.file_types))
+            if f.langs:
+                m &= np.isin(rows.lang, list(f.langs))
+            if f.date_from:
+                m &= rows.date >= (date_to_int(f.date_from) or 0)
+            if f.date_to:
+                m &= (rows.date <= (date_to_int(f.date_to) or 0)) & (rows.date > 0)
+            if f.source_prefix:
+                m &= np.fromiter((_prefix_match(s, f.source_prefix) for s in rows.source), dtype=np.bool_, count=n)
+            mask = m
+        return mask
+
+    def close(self) -> None:
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+
+def open_index(index_dir: Path | str | None = None, **overrides: Any) -> IndexReader:
+    from ingest.settings import load_index_settings
+
+    s = load_index_settings(index_dir=Path(index_dir) if index_dir else None, **overrides)
+    return IndexReader(s)

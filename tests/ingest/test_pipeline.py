@@ -1,0 +1,280 @@
+"""Incremental and crash-safe ingestion, on real files, a real Chroma and real SIGKILLs.
+
+These tests use the hashing embedder (no model) so that many full runs fit in seconds; the
+pipeline code under test is the same for every embedder. tests/test_end_to_end.py runs the
+bundled E5 model over docs_corpus/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.catalog import Catalog, IndexMismatchError
+from ingest.keyword import KeywordIndex
+from ingest.pipeline import Ingestor, UsageError
+from ingest.settings import IndexSettings
+from ingest.store import ChromaStore
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_corpus(root: Path, n: int = 12) -> None:
+    (root / "en").mkdir(parents=True, exist_ok=True)
+    (root / "ja").mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (root / "en" / f"doc{i:02d}.md").write_text(
+            f"# Policy {i}\n\n## Scope\n\nThis policy number {i} applies to all staff in team {i % 3}. "
+            f"Requests are approved within {i + 2} business days.\n\n## Details\n\n"
+            + " ".join(f"Sentence {j} about topic {i} and rule {j * i}." for j in range(40)),
+            encoding="utf-8",
+        )
+        (root / "ja" / f"doc{i:02d}.txt").write_text(
+            f"規程{i}について。\n\n" + "".join(f"第{j}条 社員は手続き{i}-{j}に従うこと。" for j in range(30)),
+            encoding="utf-8",
+        )
+
+
+def settings(index: Path) -> IndexSettings:
+    return IndexSettings(index_dir=index, embedder="hashing", chunk_tokens=64, chunk_overlap=8)
+
+
+def snapshot(index: Path) -> dict[str, object]:
+    """Everything that must agree: catalog chunks, Chroma ids, BM25 ids, document fingerprints."""
+    cat = Catalog(index)
+    chunks = {c.id: (c.source, c.ordinal, c.text) for c in cat.iter_chunks()}
+    docs = {d.source: (d.content_hash, d.n_chunks) for d in cat.documents().values()}
+    store_ids = ChromaStore(index).all_ids()
+    kw = KeywordIndex(index)
+    assert kw.is_fresh(cat), "keyword index is stale after a finished run"
+    bm25_ids = list(kw.load(cat).ids)
+    n_store = ChromaStore(index).count()
+    cat.close()
+    assert len(bm25_ids) == len(set(bm25_ids)), "duplicate ids in BM25"
+    assert n_store == len(store_ids), "duplicate ids in Chroma"
+    return {"chunks": chunks, "docs": docs, "store": store_ids, "bm25": set(bm25_ids)}
+
+
+def assert_consistent(snap: dict[str, object]) -> None:
+    chunks = snap["chunks"]
+    assert isinstance(chunks, dict)
+    assert snap["store"] == set(chunks), "Chroma and catalog disagree"
+    assert snap["bm25"] == set(chunks), "BM25 and catalog disagree"
+    docs = snap["docs"]
+    assert isinstance(docs, dict)
+    per_doc: dict[str, int] = {}
+    for source, _, _ in chunks.values():
+        per_doc[source] = per_doc.get(source, 0) + 1
+    assert per_doc == {s: n for s, (_, n) in docs.items()}
+
+
+def test_first_run_then_unchanged_run_skips_everything(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus)
+    r1 = Ingestor(settings(index)).run([corpus])
+    assert (r1.files_seen, r1.files_indexed, r1.files_failed) == (24, 24, [])
+    assert r1.chunks_added > 24 and r1.exit_code == 0
+    snap1 = snapshot(index)
+    assert_consistent(snap1)
+    r2 = Ingestor(settings(index)).run([corpus])
+    assert (r2.files_indexed, r2.files_unchanged, r2.chunks_added, r2.chunks_deleted) == (0, 24, 0, 0)
+    assert snapshot(index) == snap1
+
+
+def test_changed_file_replaced_and_deleted_file_pruned(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus)
+    Ingestor(settings(index)).run([corpus])
+    (corpus / "en" / "doc03.md").write_text("# Policy 3\n\nCompletely rewritten: approvals take 9 days.", encoding="utf-8")
+    (corpus / "ja" / "doc05.txt").unlink()
+    r = Ingestor(settings(index)).run([corpus])
+    assert (r.files_indexed, r.files_deleted, r.files_unchanged) == (1, 1, 22)
+    snap = snapshot(index)
+    assert_consistent(snap)
+    texts = [t for s, _, t in snap["chunks"].values() if s == "en/doc03.md"]  # type: ignore[union-attr]
+    assert texts == ["Policy 3\n\nCompletely rewritten: approvals take 9 days."]
+    assert "ja/doc05.txt" not in snap["docs"]  # type: ignore[operator]
+
+
+def test_no_prune_keeps_deleted_files(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=3)
+    Ingestor(settings(index)).run([corpus])
+    (corpus / "en" / "doc01.md").unlink()
+    r = Ingestor(settings(index)).run([corpus], prune=False)
+    assert r.files_deleted == 0
+    assert "en/doc01.md" in snapshot(index)["docs"]  # type: ignore[operator]
+
+
+def test_prune_is_scoped_to_the_roots_given(tmp_path: Path) -> None:
+    a, b, index = tmp_path / "a", tmp_path / "b", tmp_path / "idx"
+    write_corpus(a, n=2)
+    write_corpus(b, n=2)
+    Ingestor(settings(index)).run([a, b])
+    r = Ingestor(settings(index)).run([a])  # b is not mentioned: its documents stay
+    assert r.files_deleted == 0 and r.files_unchanged == 4
+    cat = Catalog(index)
+    assert len(cat.documents()) == 8  # same relative paths under two roots are two documents
+    cat.close()
+
+
+def test_bad_files_are_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "junk.md").write_bytes(os.urandom(4096) + b"\x00\x00")
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj<<>>\n%%EO")
+    (corpus / "notes.xyz").write_text("unsupported", encoding="utf-8")
+    r = Ingestor(settings(index)).run([corpus])
+    assert r.files_indexed == 4 and r.exit_code == 3
+    failed = {Path(f["path"]).name: f["error"] for f in r.files_failed}
+    assert set(failed) == {"empty.txt", "junk.md", "broken.pdf", "notes.xyz"}
+    assert "empty" in failed["empty.txt"]
+    assert "unsupported" in failed["notes.xyz"]
+    assert_consistent(snapshot(index))
+
+
+def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    Ingestor(settings(index)).run([corpus])
+    before = snapshot(index)
+    (corpus / "en" / "doc01.md").write_bytes(b"\x00\x01\x02" * 500)
+    r = Ingestor(settings(index)).run([corpus])
+    assert r.exit_code == 3 and r.files_indexed == 0
+    assert snapshot(index)["chunks"] == before["chunks"]
+
+
+def test_other_embedder_is_refused_with_the_reindex_command(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=1)
+    Ingestor(settings(index)).run([corpus])
+    other = IndexSettings(index_dir=index, embedder="e5")
+    with pytest.raises(IndexMismatchError, match=r"built with embedder 'ragqa/hashing-ngram-v1'.*--reindex"):
+        Ingestor(other).run([corpus])
+
+
+def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="path not found"):
+        Ingestor(settings(tmp_path / "idx")).run([tmp_path / "nope"])
+
+
+# -- real kills ---------------------------------------------------------------------------------
+_RUNNER = """
+import sys
+from pathlib import Path
+from ingest.pipeline import Ingestor
+from ingest.settings import IndexSettings
+s = IndexSettings(index_dir=Path(sys.argv[1]), embedder="hashing", chunk_tokens=64, chunk_overlap=8, embed_batch=8)
+r = Ingestor(s).run([Path(sys.argv[2])])
+print("DONE", r.files_indexed, flush=True)
+"""
+
+
+def run_until_paused(index: Path, corpus: Path, point: str) -> bool:
+    """Start an ingest that stops at ``point``; SIGKILL it there. False if it never got there."""
+    env = {**os.environ, "RAGQA_TEST_PAUSE_AT": point, "PYTHONPATH": str(REPO)}
+    p = subprocess.Popen([sys.executable, "-c", _RUNNER, str(index), str(corpus)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    deadline = time.monotonic() + 120
+    paused = False
+    while time.monotonic() < deadline:
+        line = p.stderr.readline()
+        if not line:
+            break
+        if line.startswith("RAGQA-PAUSED"):
+            paused = True
+            break
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=30)
+    return paused
+
+
+def reference(tmp_path: Path, corpus: Path) -> dict[str, object]:
+    ref = tmp_path / "ref"
+    Ingestor(settings(ref)).run([corpus])
+    return snapshot(ref)
+
+
+def mutate(corpus: Path) -> None:
+    (corpus / "en" / "doc02.md").write_text("# Policy 2\n\nNow only one sentence.", encoding="utf-8")
+    (corpus / "ja" / "doc04.txt").unlink()
+    (corpus / "en" / "new.md").write_text("# New\n\nA brand new document about parking.", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "point",
+    ["after_upsert:1", "after_upsert:5", "after_commit:1", "before_keyword:1"],
+)
+def test_sigkill_during_first_ingest_then_rerun_matches_clean_run(tmp_path: Path, point: str) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus)
+    assert run_until_paused(index, corpus, point), f"ingest never reached {point}"
+    Ingestor(settings(index)).run([corpus])
+    snap = snapshot(index)
+    assert_consistent(snap)
+    assert snap == reference(tmp_path, corpus)
+
+
+@pytest.mark.parametrize("point", ["after_upsert:1", "after_commit:1", "after_prune_commit:1"])
+def test_sigkill_during_incremental_update_then_rerun_matches_clean_run(tmp_path: Path, point: str) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus)
+    Ingestor(settings(index)).run([corpus])
+    mutate(corpus)
+    assert run_until_paused(index, corpus, point), f"ingest never reached {point}"
+    Ingestor(settings(index)).run([corpus])
+    snap = snapshot(index)
+    assert_consistent(snap)
+    assert snap == reference(tmp_path, corpus)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4, 3.2, 4.0])
+def test_sigkill_at_random_moments_then_rerun_matches_clean_run(tmp_path: Path, delay: float) -> None:
+    """Kills by the clock, not at checkpoints: whatever the process was doing."""
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=40)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.Popen([sys.executable, "-c", _RUNNER, str(index), str(corpus)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=30)
+    Ingestor(settings(index)).run([corpus])
+    snap = snapshot(index)
+    assert_consistent(snap)
+    assert snap == reference(tmp_path, corpus)
+
+
+def test_cli_ingest_json_contract(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    (corpus / "empty.txt").write_bytes(b"")
+    env = {**os.environ, "RAGQA_EMBEDDER": "hashing", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "rag_app.cli", "ingest", str(corpus), "--index", str(index), "--json"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 3, p.stderr
+    out = json.loads(p.stdout)
+    for key in ("files_seen", "files_indexed", "files_unchanged", "files_deleted", "files_failed",
+                "chunks_added", "chunks_deleted", "seconds"):
+        assert key in out
+    assert out["files_seen"] == 5 and out["files_indexed"] == 4
+    assert out["files_failed"][0]["path"].endswith("empty.txt") and out["files_failed"][0]["error"]
+    st = subprocess.run([sys.executable, "-m", "rag_app.cli", "status", "--index", str(index), "--json"],
+                        env=env, capture_output=True, text=True, timeout=120)
+    assert st.returncode == 0, st.stderr
+    info = json.loads(st.stdout)
+    assert info["documents"] == 4 and info["chunks"] == out["chunks_added"]
+    assert info["embedder_id"] == "ragqa/hashing-ngram-v1" and info["format_version"] == 1
+    bad = subprocess.run([sys.executable, "-m", "rag_app.cli", "ingest", str(tmp_path / "missing"), "--index",
+                          str(index)], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "path not found" in bad.stderr
