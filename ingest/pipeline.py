@@ -21,6 +21,7 @@ embeds batches that span documents, so small documents still fill the embedder's
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import hashlib
 import os
 import queue
@@ -122,16 +123,38 @@ def make_doc_id(root: Path, source: str) -> str:
     return hashlib.sha256(f"{root.as_posix()}\0{source}".encode()).hexdigest()[:16]
 
 
+IGNORE_FILE = ".ragqaignore"
+
+
+def read_ignore_patterns(root: Path) -> list[str]:
+    """Patterns from ``<root>/.ragqaignore``: one glob per line (``#`` comments), matched against
+    the path relative to the root and against the file name (``qa.jsonl``, ``drafts/*``)."""
+    f = root / IGNORE_FILE
+    if not root.is_dir() or not f.is_file():
+        return []
+    lines = (ln.strip() for ln in f.read_text(encoding="utf-8", errors="replace").splitlines())
+    return [ln.rstrip("/") + ("/*" if ln.endswith("/") else "") for ln in lines if ln and not ln.startswith("#")]
+
+
+def is_ignored(rel: str, patterns: Sequence[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel, p) or fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
 def discover(root: Path, is_skipped: Callable[[Path], bool]) -> Iterator[Path]:
-    """Files under ``root`` in a stable order, skipping VCS/index folders and hidden files."""
+    """Files under ``root`` in a stable order, skipping VCS/index folders, hidden files and
+    what ``.ragqaignore`` names."""
     if root.is_file():
         yield root
         return
+    patterns = read_ignore_patterns(root)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
             p = Path(dirpath) / name
             if name.startswith(".") or is_skipped(p):
+                continue
+            if patterns and is_ignored(p.relative_to(root).as_posix(), patterns):
                 continue
             yield p
 

@@ -278,3 +278,14 @@ def test_cli_ingest_json_contract(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "rag_app.cli", "ingest", str(tmp_path / "missing"), "--index",
                           str(index)], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "path not found" in bad.stderr
+
+
+def test_ragqaignore_skips_listed_files(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=1)
+    (corpus / "qa.jsonl").write_text('{"q": 1}\n', encoding="utf-8")
+    (corpus / "drafts").mkdir()
+    (corpus / "drafts" / "wip.md").write_text("# WIP\n\nnot ready", encoding="utf-8")
+    (corpus / ".ragqaignore").write_text("# eval data\nqa.jsonl\ndrafts/\n", encoding="utf-8")
+    r = Ingestor(settings(index)).run([corpus])
+    assert (r.files_seen, r.files_indexed, r.files_failed) == (2, 2, [])

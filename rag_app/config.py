@@ -1,0 +1,81 @@
+"""Answering settings: one typed object over the index settings.
+
+``ragqa.toml`` (optional) has an ``[index]`` table (see ``ingest.settings``) and an ``[answer]``
+table with the fields below; ``RAGQA_*`` environment variables override both; CLI flags and
+keyword arguments override everything. API keys come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ingest.settings import IndexSettings, load_index_settings, read_config_file
+
+# Relevance floor per retrieval mode, on the best *dense* cosine among the hits (bm25 mode: the
+# best BM25 score). Below it ragqa refuses without calling a generator. E5 cosines sit in a
+# narrow band (0.75-0.9), so these come from calibration on docs_corpus/qa.jsonl
+# (benchmarks/bench_answers.py --calibrate), not intuition; `ragqa calibrate` fits them for your own
+# corpus and stores them in the index.
+DEFAULT_REFUSAL_THRESHOLDS: dict[str, float] = {"dense": 0.80, "hybrid": 0.80, "bm25": 2.0}
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    mode: str = "hybrid"  # RAGQA_MODE: dense | bm25 | hybrid
+    top_k: int = 5  # context blocks given to the generator
+    depth: int = 50  # candidates per retriever before fusion
+    dense_weight: float = 1.0  # RRF weight of the dense list
+    bm25_weight: float = 1.0  # RRF weight of the BM25 list
+    reranker: str | None = None  # RAGQA_RERANKER: a local CrossEncoder directory
+    generator: str = "auto"  # RAGQA_GENERATOR: auto | extractive | smollm2 | openai:MODEL | anthropic:MODEL ...
+    refusal_threshold: float | None = None  # None: the index's calibrated value, else the default above
+    max_context_tokens: int = 1500  # budget for context blocks in the prompt
+    max_tokens: int = 384  # longest answer a generator may write
+    temperature: float = 0.0
+    injection_defence: bool = True  # neutralise planted instructions; block answers that obey them
+    rewrite_follow_ups: bool = True  # use the chat history to make follow-up questions self-contained
+
+
+_ENV = {"mode": "RAGQA_MODE", "generator": "RAGQA_GENERATOR", "reranker": "RAGQA_RERANKER", "top_k": "RAGQA_TOP_K"}
+
+
+@dataclass(frozen=True)
+class RAGConfig:
+    index: IndexSettings = field(default_factory=IndexSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    t = {f.name: str(f.type) for f in fields(AnswerSettings)}[name]
+    try:
+        if t == "int":
+            return int(raw)
+        if t in ("float", "float | None"):
+            return None if raw in (None, "") else float(raw)
+        if t == "bool":
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes", "on")
+    except (TypeError, ValueError):
+        raise ValueError(f"answer setting {name} has a bad value {raw!r} (expected {t})") from None
+    return None if raw in (None, "") else str(raw)
+
+
+def load_config(config_file: Path | None = None, *, index_dir: Path | str | None = None,
+                embedder: str | None = None, **answer_overrides: Any) -> RAGConfig:
+    index = load_index_settings(config_file, index_dir=index_dir, embedder=embedder)
+    data = read_config_file(config_file).get("answer", {})
+    known = {f.name for f in fields(AnswerSettings)}
+    bad = sorted(set(data) - known) + sorted(k for k in answer_overrides if k not in known)
+    if bad:
+        raise ValueError(f"unknown answer settings {bad}; allowed: {sorted(known)}")
+    values = {k: _coerce(k, v) for k, v in data.items()}
+    for name, env in _ENV.items():
+        if env in os.environ:
+            values[name] = _coerce(name, os.environ[env])
+    values.update({k: v for k, v in answer_overrides.items() if v is not None})
+    answer = replace(AnswerSettings(), **values)
+    if answer.mode not in ("dense", "bm25", "hybrid"):
+        raise ValueError(f"unknown retrieval mode {answer.mode!r}; allowed: dense, bm25, hybrid")
+    return RAGConfig(index=index, answer=answer)
