@@ -174,6 +174,159 @@ def search(
         typer.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
 
+def _answer_json(ans: Any) -> dict[str, Any]:
+    return {
+        "answer": ans.text,
+        "refused": ans.refused,
+        "refusal_reason": ans.refusal_reason,
+        "generator": ans.generator,
+        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "source": c.source, "page": c.page, "heading": c.heading}
+                      for c in ans.citations],
+        "invalid_citations": ans.invalid_citations,
+        "uncited": ans.uncited,
+        "injection_flags": list(ans.injection_flags),
+        "rewritten_question": ans.rewritten_question,
+        "contexts": [{"n": i + 1, "chunk_id": h.chunk.id, "source": h.chunk.source, "page": h.chunk.page,
+                      "heading": h.chunk.heading, "score": round(h.score, 6), "text": h.chunk.text}
+                     for i, h in enumerate(ans.contexts)],
+        "timings": {k: round(v, 4) for k, v in ans.timings.items()},
+        "tokens": ans.tokens,
+    }
+
+
+def _print_answer(ans: Any) -> None:
+    typer.echo(ans.text)
+    if ans.citations:
+        typer.echo("")
+        for c in ans.citations:
+            loc = c.source + (f" p.{c.page}" if c.page else "") + (f" [{c.heading}]" if c.heading else "")
+            typer.echo(f"[{c.n}] {loc}")
+    elif ans.refused and ans.contexts:
+        typer.echo("\nclosest passages found:")
+        for h in ans.contexts[:3]:
+            typer.echo(f"  - {h.chunk.source}" + (f" p.{h.chunk.page}" if h.chunk.page else ""))
+    t = ans.timings
+    typer.echo(f"\n({ans.generator}; retrieval {t.get('retrieval', 0):.2f}s, total {t.get('total', 0):.2f}s)", err=True)
+
+
+def _rag(index: Path | None, config: Path | None, **kw: Any) -> Any:
+    from rag_app.rag import RAG
+
+    from .config import load_config
+
+    try:
+        return RAG(load_config(config, index_dir=index, **kw))
+    except (ValueError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+
+
+GeneratorOpt = Annotated[
+    str | None,
+    typer.Option("--generator", help="auto | extractive | smollm2 | qwen-1.5b | openai:MODEL | "
+                                     "openai-compatible:MODEL@URL | anthropic:MODEL | hf:GGUF[#adapter=DIR]"),
+]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in Japanese or English.", show_default=False)],
+    index: IndexOpt = None,
+    generator: GeneratorOpt = None,
+    groups: GroupsOpt = None,
+    mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Context blocks for the generator.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only sources under this path prefix.")] = None,
+    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the answer as it is written.")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Answer a question from the index, with numbered citations."""
+    from ingest.catalog import IndexMismatchError
+    from retrieval.permissions import parse_filters
+
+    from .generators.errors import GeneratorError
+
+    rag = _rag(index, config, generator=generator, mode=mode, top_k=top_k)
+    try:
+        filters = parse_filters(source=source)
+        if stream and not json_out:
+            ans = None
+            for ev in rag.stream(question, groups=_groups(groups), filters=filters):
+                if ev.answer is not None:
+                    ans = ev.answer
+                else:
+                    typer.echo(ev.delta, nl=False)
+            typer.echo("")
+            assert ans is not None
+            if ans.citations:
+                for c in ans.citations:
+                    typer.echo(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else ""))
+            typer.echo(f"({ans.generator}; total {ans.timings.get('total', 0):.2f}s)", err=True)
+            return
+        ans = rag.ask(question, groups=_groups(groups), filters=filters)
+    except (IndexMismatchError, ValueError, FileNotFoundError, GeneratorError, ImportError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json(_answer_json(ans))
+    else:
+        _print_answer(ans)
+
+
+@app.command()
+def chat(
+    index: IndexOpt = None,
+    generator: GeneratorOpt = None,
+    groups: GroupsOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Interactive questions; follow-ups use the conversation. Empty line or Ctrl-D quits."""
+    from .types import Message
+
+    rag = _rag(index, config, generator=generator)
+    history: list[Message] = []
+    typer.echo("ragqa chat — ask in Japanese or English; empty line to quit.", err=True)
+    while True:
+        try:
+            q = input("> ").strip()
+        except EOFError:
+            break
+        if not q:
+            break
+        try:
+            ans = rag.ask(q, groups=_groups(groups), history=history)
+        except Exception as e:  # keep the session alive on a failed turn
+            typer.echo(f"error: {e}", err=True)
+            continue
+        _print_answer(ans)
+        history += [Message("user", q), Message("assistant", ans.text)]
+
+
+@app.command()
+def calibrate(
+    qa_file: Annotated[Path, typer.Argument(help="JSONL with question, answerable, groups (e.g. docs_corpus/qa.jsonl).")],
+    index: IndexOpt = None,
+    mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Fit the refusal threshold for a retrieval mode on labelled questions; store it in the index."""
+    from ingest.catalog import IndexMismatchError
+
+    from .calibrate import calibrate as run
+
+    rag = _rag(index, config, mode=mode, generator="extractive")
+    try:
+        cal = run(rag, qa_file)
+    except (IndexMismatchError, ValueError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json(cal.to_json())
+    else:
+        typer.echo(f"{cal.mode}: threshold {cal.threshold:.4f} (balanced accuracy {cal.balanced_accuracy:.3f}; "
+                   f"{cal.refused_answerable}/{cal.positives} answerable would be refused, "
+                   f"{cal.answered_unanswerable}/{cal.negatives} unanswerable answered)")
+
+
 def main() -> None:  # pragma: no cover
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

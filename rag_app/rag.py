@@ -196,11 +196,7 @@ class RAG:
             if result is None:
                 result = GenerationResult(text="".join(parts), model=getattr(gen, "name", "?"))
         else:
-            answer_fn = getattr(gen, "answer", None)
-            if callable(answer_fn):  # extractive: works on the hits directly
-                result = answer_fn(question, list(prompt.contexts), lang)
-            else:
-                result = gen.generate(prompt.messages, max_tokens=a.max_tokens, temperature=a.temperature)
+            result = gen.generate(prompt.messages, max_tokens=a.max_tokens, temperature=a.temperature)
             first_token = time.perf_counter() - t0
         assert result is not None
         t_generation = time.perf_counter() - t_gen

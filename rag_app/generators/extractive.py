@@ -1,0 +1,268 @@
+"""Extractive answers: the retrieved sentences that best match the question, copied verbatim
+with ``[n]`` citations. No model, no invented text; refuses when nothing overlaps enough.
+
+Scoring: question terms are stemmed English words (stopwords removed) plus Japanese character
+bigrams of kanji/katakana; each term weighs ``1 + ln(N / df)`` over the N candidate sentences
+(terms no sentence has get the top weight, so an unanswerable question scores low everywhere).
+A sentence's *coverage* is the weighted share of question terms it contains (0..1); its score
+is coverage x a rank weight (block 1 first) x a language weight (question's language first).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from ingest.lang import detect_lang
+from ingest.sentences import split_sentences
+from rag_app.injection import REMOVED_PREFIX, scan
+from rag_app.prompting import (
+    detect_question_lang,
+    heuristic_token_count,
+    last_user_message,
+    parse_context_blocks,
+    parse_question,
+)
+from rag_app.refusal import SUPPORTED_LANGS, refusal_message
+from rag_app.rewrite import EN_STOPWORDS
+from rag_app.types import GenerationResult, Message, StreamEvent
+from retrieval.types import Hit
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
+_JA_RUN = re.compile(r"[一-龯々〆ヵヶァ-ヴー]{2,}")
+_BULLET = re.compile(r"^\s*(?:[-*•・●▪■]|\d{1,2}[.)]|[（(]\d{1,2}[)）])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_TERMINAL = re.compile(r"([.!?。！？]+[\"'”’)\]」』）]*)\s*$")
+_EXTRA_STOP = frozenset({"per", "via", "use", "used", "using", "need", "needs"})
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    try:
+        import Stemmer  # PyStemmer: a core dependency (BM25 uses it too)
+    except ImportError as exc:  # pragma: no cover - core dependency
+        raise ImportError("the extractive generator needs PyStemmer: pip install PyStemmer") from exc
+    return Stemmer.Stemmer("english")
+
+
+def terms(text: str) -> set[str]:
+    """Matching terms of ``text``: stemmed lower-case English words minus stopwords, and
+    character bigrams of kanji/katakana runs (bigrams holding 何 are question words)."""
+    words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    words = [
+        w for w in words if w not in EN_STOPWORDS and w not in _EXTRA_STOP and (len(w) > 1 or w.isdigit())
+    ]
+    out: set[str] = set(_stemmer().stemWords(words)) if words else set()
+    for run in _JA_RUN.findall(text):
+        out.update(run[i : i + 2] for i in range(len(run) - 1) if "何" not in run[i : i + 2])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    """A candidate sentence of context block ``n`` (its ``index``-th sentence)."""
+
+    n: int
+    index: int
+    text: str
+    coverage: float
+    score: float
+    lang: str
+
+
+def _clean_sentence(raw: str) -> str | None:
+    """The sentence as it will be quoted, or None for headings and fragments."""
+    text = " ".join(raw.split())
+    if not text or _HEADING.match(raw):
+        return None
+    text = _BULLET.sub("", text)
+    letters = sum(ch.isalpha() for ch in text)
+    ja = detect_lang(text) in ("ja", "zh")
+    if letters < (5 if ja else 12):
+        return None
+    return text
+
+
+_NEUTRALISED = re.compile(re.escape(REMOVED_PREFIX) + r'".*?"\]', re.DOTALL)
+
+
+def _instruction_regions(text: str) -> list[tuple[int, int]]:
+    """Char ranges of ``text`` holding suspected injected instructions, raw or neutralised."""
+    regions = [(sp.start, sp.end) for sp in scan(text).spans]
+    return regions + [(m.start(), m.end()) for m in _NEUTRALISED.finditer(text)]
+
+
+def candidate_sentences(
+    contexts: Sequence[tuple[int, str]], *, skip_injections: bool = True
+) -> list[tuple[int, int, str]]:
+    """(block number, sentence index, cleaned sentence) for every usable sentence. With
+    ``skip_injections`` a sentence overlapping a suspected injected instruction is never quoted."""
+    out = []
+    for n, text in contexts:
+        index = 0
+        regions = _instruction_regions(text) if skip_injections else []
+        for start, end in split_sentences(text):
+            if any(start < r_end and r_start < end for r_start, r_end in regions):
+                continue
+            cleaned = _clean_sentence(text[start:end])
+            if cleaned is not None:
+                out.append((n, index, cleaned))
+                index += 1
+    return out
+
+
+def score_sentences(
+    question: str,
+    contexts: Sequence[tuple[int, str]],
+    lang: str,
+    *,
+    rank_decay: float = 0.1,
+    other_lang_weight: float = 0.8,
+    skip_injections: bool = True,
+) -> list[ScoredSentence]:
+    """Every candidate sentence of ``contexts`` ((block number, text) pairs, best block first)
+    scored against ``question``; best first."""
+    q_terms = terms(question)
+    cands = candidate_sentences(contexts, skip_injections=skip_injections)
+    if not q_terms or not cands:
+        return []
+    sent_terms = [terms(text) for _, _, text in cands]
+    n_sents = len(cands)
+    df = {t: sum(t in st for st in sent_terms) for t in q_terms}
+    weight = {t: 1.0 + math.log(n_sents / df[t]) if df[t] else 1.0 + math.log(2 * n_sents) for t in q_terms}
+    total = sum(weight.values())
+    order = {n: i for i, (n, _) in enumerate(contexts)}
+    scored = []
+    for (n, index, text), st in zip(cands, sent_terms, strict=True):
+        coverage = sum(weight[t] for t in q_terms & st) / total
+        if coverage <= 0:
+            continue
+        s_lang = "ja" if detect_lang(text) in ("ja", "zh") else "en"
+        score = coverage / (1.0 + rank_decay * order[n]) * (1.0 if s_lang == lang else other_lang_weight)
+        scored.append(
+            ScoredSentence(n=n, index=index, text=text, coverage=coverage, score=score, lang=s_lang)
+        )
+    scored.sort(key=lambda s: (-s.score, order[s.n], s.index))
+    return scored
+
+
+def select_sentences(
+    scored: Sequence[ScoredSentence],
+    *,
+    max_sentences: int = 3,
+    min_coverage: float = 0.4,
+    relative: float = 0.6,
+) -> list[ScoredSentence]:
+    """The best sentence if its coverage reaches ``min_coverage``, plus up to ``max_sentences``-1
+    more that also reach it, score >= ``relative`` x the best, and are not near-duplicates."""
+    chosen: list[ScoredSentence] = []
+    seen: list[set[str]] = []
+    for s in scored:
+        if len(chosen) >= max_sentences:
+            break
+        if s.coverage < min_coverage or (chosen and s.score < relative * chosen[0].score):
+            continue
+        st = terms(s.text) | {s.text}
+        if any(len(st & prev) / max(1, len(st | prev)) >= 0.8 for prev in seen):
+            continue
+        chosen.append(s)
+        seen.append(st)
+    return chosen
+
+
+def cite(sentence: str, n: int, lang: str) -> str:
+    """``sentence`` with `` [n]`` before its final punctuation ("...per year [1].", "...です[1]。")."""
+    marker = f"[{n}]" if lang == "ja" else f" [{n}]"
+    m = _TERMINAL.search(sentence)
+    if m:
+        return sentence[: m.start()].rstrip() + marker + m.group(1)
+    return sentence.rstrip() + marker
+
+
+def _compose(chosen: Sequence[ScoredSentence]) -> list[str]:
+    """Output pieces (each a cited sentence with its leading separator), in chosen order."""
+    pieces = []
+    for i, s in enumerate(chosen):
+        sep = "" if i == 0 or (s.lang == "ja" and chosen[i - 1].lang == "ja") else " "
+        pieces.append(sep + cite(s.text, s.n, s.lang))
+    return pieces
+
+
+@dataclass(slots=True)
+class ExtractiveGenerator:
+    """A model-free :class:`~rag_app.types.Generator`. ``answer`` works on hits directly;
+    ``generate``/``stream`` read the context blocks and question out of messages built by
+    ``rag_app.prompting.build_prompt``."""
+
+    name: str = "extractive"
+    max_sentences: int = 3
+    min_coverage: float = 0.4
+    relative: float = 0.6
+    rank_decay: float = 0.1
+    skip_injections: bool = True  # never quote a sentence that looks like a planted instruction
+
+    def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str) -> list[str]:
+        if lang not in SUPPORTED_LANGS:
+            raise ValueError(f"lang={lang!r} is not supported; allowed: {', '.join(SUPPORTED_LANGS)}")
+        scored = score_sentences(
+            question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections
+        )
+        chosen = select_sentences(
+            scored, max_sentences=self.max_sentences, min_coverage=self.min_coverage, relative=self.relative
+        )
+        return _compose(chosen) if chosen else [refusal_message(lang)]
+
+    def _result(self, pieces: Sequence[str], prompt_text: str) -> GenerationResult:
+        text = "".join(pieces)
+        return GenerationResult(
+            text=text,
+            model=self.name,
+            prompt_tokens=heuristic_token_count(prompt_text),
+            completion_tokens=heuristic_token_count(text),
+        )
+
+    def answer(self, question: str, hits: Sequence[Hit], lang: str) -> GenerationResult:
+        """Cited sentences from ``hits`` (block ``n`` is ``hits[n - 1]``), or the refusal."""
+        contexts = [(i + 1, h.chunk.text) for i, h in enumerate(hits)]
+        pieces = self._pieces(question, contexts, lang)
+        return self._result(pieces, question + "".join(t for _, t in contexts))
+
+    def _from_messages(self, messages: Sequence[Message], max_tokens: int) -> tuple[list[str], str]:
+        user = last_user_message(messages)
+        if user is None:
+            raise ValueError(
+                "messages have no user message: build them with rag_app.prompting.build_messages"
+            )
+        blocks = parse_context_blocks(user.content)
+        question = parse_question(user.content)
+        if question is None:  # not a ragqa prompt: the whole message is the question
+            question = user.content
+        lang = detect_question_lang(question)
+        pieces = self._pieces(question, [(b.n, b.text) for b in blocks], lang)
+        kept: list[str] = []
+        used = 0
+        for piece in pieces:  # max_tokens cuts whole sentences; the first is always kept
+            cost = heuristic_token_count(piece)
+            if kept and used + cost > max_tokens:
+                break
+            kept.append(piece)
+            used += cost
+        return kept, "".join(m.content for m in messages)
+
+    def generate(
+        self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
+    ) -> GenerationResult:
+        pieces, prompt_text = self._from_messages(messages, max_tokens)
+        return self._result(pieces, prompt_text)
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
+    ) -> Iterator[StreamEvent]:
+        pieces, prompt_text = self._from_messages(messages, max_tokens)
+        for piece in pieces:
+            yield StreamEvent(delta=piece)
+        yield StreamEvent(done=True, result=self._result(pieces, prompt_text))
