@@ -184,7 +184,15 @@ class Catalog:
         db.execute("INSERT INTO meta(key, value) VALUES('generation', '1') "
                    "ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER) + 1")
 
-    def initialise(self, *, embedder_id: str, dim: int, analyzer: str, chunking: str) -> None:
+    def recorded(self, key: str, requested: str, default: str) -> str:
+        """A setting the index recorded (``embedder_spec``, ``collection``) wins over the default;
+        an explicitly requested non-default value wins over the record."""
+        if requested != default or not self.exists():
+            return requested
+        return self.get_meta(key) or requested
+
+    def initialise(self, *, embedder_id: str, dim: int, analyzer: str, chunking: str,
+                   embedder_spec: str = "", collection: str = "") -> None:
         """Write the manifest of a new index, or check it against an existing one."""
         existing = self.get_meta("format_version")
         if existing is None:
@@ -195,6 +203,8 @@ class Catalog:
                     "dim": str(dim),
                     "analyzer": analyzer,
                     "chunking": chunking,
+                    "embedder_spec": embedder_spec,
+                    "collection": collection,
                     "generation": "0",
                     "created_at": str(time.time()),
                 }.items():

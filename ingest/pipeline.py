@@ -318,14 +318,18 @@ class Ingestor:
                 raise UsageError(f"path not found: {r}")
         roots = [r.resolve() for r in roots]
 
-        embedder = get_embedder(s.embedder)
-        analyzer = get_analyzer(s.analyzer)
-        cfg = ChunkingConfig(max_tokens=min(s.chunk_tokens, embedder.max_tokens), overlap_tokens=s.chunk_overlap)
-        report = IngestReport(index_dir=str(s.index_dir), embedder=embedder.model_id)
-
+        defaults = IndexSettings()
         with _IndexLock(s.index_dir):
             catalog = Catalog(s.index_dir)
-            store = ChromaStore(s.index_dir, s.collection, s.chroma_url)
+            spec, collection = s.embedder, s.collection
+            if not reindex:  # an index remembers its embedder (e.g. a tuned one) and collection
+                spec = catalog.recorded("embedder_spec", s.embedder, defaults.embedder)
+                collection = catalog.recorded("collection", s.collection, defaults.collection)
+            embedder = get_embedder(spec)
+            analyzer = get_analyzer(s.analyzer)
+            cfg = ChunkingConfig(max_tokens=min(s.chunk_tokens, embedder.max_tokens), overlap_tokens=s.chunk_overlap)
+            report = IngestReport(index_dir=str(s.index_dir), embedder=embedder.model_id)
+            store = ChromaStore(s.index_dir, collection, s.chroma_url)
             if reindex:
                 catalog.close()
                 for name in ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"):
@@ -333,7 +337,7 @@ class Ingestor:
                 shutil.rmtree(s.index_dir / "keyword", ignore_errors=True)
                 store.reset()
             catalog.initialise(embedder_id=embedder.model_id, dim=embedder.dim, analyzer=analyzer.name,
-                               chunking=cfg.fingerprint())
+                               chunking=cfg.fingerprint(), embedder_spec=spec, collection=collection)
             report.orphans_removed = reconcile(catalog, store)
 
             jobs, seen = self._plan(roots, catalog, report, cfg.fingerprint() + analyzer.name)

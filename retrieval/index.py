@@ -43,7 +43,7 @@ class IndexReader:
         self.settings = settings
         self._embedder = embedder
         self._catalog: Catalog | None = None
-        self.store = ChromaStore(settings.index_dir, settings.collection, settings.chroma_url)
+        self._store: ChromaStore | None = None
         self._bm25: Any = None
         self._rows: _RowMeta | None = None
         self._generation = -1
@@ -63,9 +63,17 @@ class IndexReader:
         return self._catalog
 
     @property
+    def store(self) -> ChromaStore:
+        if self._store is None:
+            collection = self.catalog.recorded("collection", self.settings.collection, IndexSettings().collection)
+            self._store = ChromaStore(self.settings.index_dir, collection, self.settings.chroma_url)
+        return self._store
+
+    @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.embedder)
+            spec = self.catalog.recorded("embedder_spec", self.settings.embedder, IndexSettings().embedder)
+            self._embedder = get_embedder(spec)
         info = self.catalog.info()
         if self._embedder.model_id != info.embedder_id:
             raise IndexMismatchError(

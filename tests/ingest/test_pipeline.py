@@ -156,9 +156,18 @@ def test_other_embedder_is_refused_with_the_reindex_command(tmp_path: Path) -> N
     corpus, index = tmp_path / "c", tmp_path / "idx"
     write_corpus(corpus, n=1)
     Ingestor(settings(index)).run([corpus])
-    other = IndexSettings(index_dir=index, embedder="e5")
+    other = IndexSettings(index_dir=index, embedder="minilm")
     with pytest.raises(IndexMismatchError, match=r"built with embedder 'ragqa/hashing-ngram-v1'.*--reindex"):
         Ingestor(other).run([corpus])
+
+
+def test_default_settings_reuse_the_embedder_the_index_records(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=1)
+    Ingestor(settings(index)).run([corpus])
+    (corpus / "en" / "doc00.md").write_text("# Changed\n\nnew text", encoding="utf-8")
+    r = Ingestor(IndexSettings(index_dir=index, chunk_tokens=64, chunk_overlap=8)).run([corpus])  # default embedder
+    assert r.embedder == "ragqa/hashing-ngram-v1" and r.files_indexed == 1
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:

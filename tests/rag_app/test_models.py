@@ -71,7 +71,7 @@ def test_list_models_reports_uninstalled_qwen(_model_dir: Path) -> None:
     assert set(by_name) == {s.name for s in CATALOGUE}
     qwen = by_name["qwen2.5-coder-1.5b-instruct"]
     assert (qwen.installed, qwen.path, qwen.sha256_verified, qwen.kind) == (False, None, None, "gguf")
-    with pytest.raises(ModelNotInstalledError, match="run `ragqa models install qwen2.5-coder-1.5b-instruct`"):
+    with pytest.raises(ModelNotInstalledError, match=r"run `ragqa models install qwen2\.5-coder-1\.5b-instruct`"):
         model_path("qwen-1.5b")
 
 
