@@ -15,7 +15,18 @@ from pathlib import Path
 from ingest.loaders.base import LoadError, clean_text, guarded
 from ingest.types import Block
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = ("pdf", "docx", "pptx", "xlsx", "csv", "html", "htm", "md", "markdown", "txt")
+SUPPORTED_EXTENSIONS: tuple[str, ...] = (
+    "pdf",
+    "docx",
+    "pptx",
+    "xlsx",
+    "csv",
+    "html",
+    "htm",
+    "md",
+    "markdown",
+    "txt",
+)
 
 # Extension -> canonical file type.
 _FILE_TYPES = {ext: ext for ext in SUPPORTED_EXTENSIONS} | {"htm": "html", "markdown": "md"}

@@ -1,0 +1,48 @@
+"""Reciprocal rank fusion (Cormack, Clarke & Büttcher, SIGIR 2009) of several ranked lists."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[str]],
+    k: float = 60,
+    weights: Sequence[float] | None = None,
+) -> list[tuple[str, float]]:
+    """Fuse ranked id lists: score(d) = sum_i w_i / (k + rank_i(d)), ranks 1-based.
+
+    A list that does not contain ``d`` adds nothing; an id repeated inside one list counts once,
+    at its best (smallest) rank. Returns ``(id, score)`` best first; equal scores are ordered by
+    the best rank the id reached in any list, then by id, so the output is deterministic.
+    ``weights`` (default all 1.0) must be finite, >= 0, one per ranking.
+    """
+    if isinstance(rankings, str) or any(isinstance(r, str) for r in rankings):
+        raise TypeError(
+            "rankings must be a sequence of id lists, e.g. [['a', 'b'], ['b', 'c']], not a string"
+        )
+    if not (isinstance(k, int | float) and math.isfinite(k) and k > 0):
+        raise ValueError(f"k must be a finite number > 0 (60 is the usual choice), got {k!r}")
+    if weights is None:
+        weights = [1.0] * len(rankings)
+    elif len(weights) != len(rankings):
+        raise ValueError(
+            f"got {len(weights)} weights for {len(rankings)} rankings; give one weight per ranking"
+        )
+    for i, w in enumerate(weights):
+        if not (math.isfinite(w) and w >= 0):
+            raise ValueError(f"weights[{i}] = {w!r}; weights must be finite and >= 0")
+
+    scores: dict[str, float] = {}
+    best_rank: dict[str, int] = {}
+    for ranking, w in zip(rankings, weights, strict=True):
+        seen: set[str] = set()
+        for rank, doc in enumerate(ranking, start=1):
+            if doc in seen:  # a later repeat: its best rank in this list was already counted
+                continue
+            seen.add(doc)
+            scores[doc] = scores.get(doc, 0.0) + w / (k + rank)
+            if rank < best_rank.get(doc, rank + 1):
+                best_rank[doc] = rank
+    return sorted(scores.items(), key=lambda item: (-item[1], best_rank[item[0]], item[0]))

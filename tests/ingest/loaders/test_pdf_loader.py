@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import LoadError, load_blocks
+
+MakePdf = Callable[..., Path]
+
+
+def test_multi_page_pdf_pages_are_one_based(make_pdf: MakePdf) -> None:
+    path = make_pdf("three.pdf", ["Policy overview\nApplies to all staff", "Second page", "Last page"])
+    blocks = list(load_blocks(path))
+    assert [(b.page, b.kind, b.text) for b in blocks] == [
+        (1, "text", "Policy overview\nApplies to all staff"),
+        (2, "text", "Second page"),
+        (3, "text", "Last page"),
+    ]
+    assert all(b.heading_path == () for b in blocks)
+
+
+def test_pages_are_read_lazily(make_pdf: MakePdf, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pypdf import PageObject
+
+    path = make_pdf("lazy.pdf", [f"page {i}" for i in range(1, 6)])
+    calls: list[int] = []
+    original = PageObject.extract_text
+
+    def spy(self: PageObject, *args: object, **kwargs: object) -> str:
+        calls.append(1)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PageObject, "extract_text", spy)
+    first = next(iter(load_blocks(path)))
+    assert first.page == 1 and len(calls) == 1
+
+
+def test_scanned_pages_are_skipped_but_text_pages_kept(make_pdf: MakePdf) -> None:
+    path = make_pdf("mixed.pdf", [None, "Text on page two", None])
+    assert [(b.page, b.text) for b in load_blocks(path)] == [(2, "Text on page two")]
+
+
+def test_pdf_without_text_is_an_error(make_pdf: MakePdf) -> None:
+    path = make_pdf("scan.pdf", [None, None])
+    with pytest.raises(LoadError, match=r"no extractable text \(scanned PDF\? OCR is not supported\)"):
+        list(load_blocks(path))
+
+
+def test_encrypted_pdf_with_user_password_is_an_error(make_pdf: MakePdf, tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=str(make_pdf("plain.pdf", ["secret salaries"])))
+    writer.encrypt(user_password="s3cret", owner_password="owner", algorithm="RC4-128")
+    path = tmp_path / "locked.pdf"
+    writer.write(path)
+    with pytest.raises(LoadError, match="encrypted PDF: provide the password or remove it"):
+        list(load_blocks(path))
+
+
+def test_owner_password_only_pdf_is_read(make_pdf: MakePdf, tmp_path: Path) -> None:
+    # Empty user password: every viewer opens it without asking, so the loader does too.
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=str(make_pdf("plain.pdf", ["restricted copying only"])))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+    path = tmp_path / "restricted.pdf"
+    writer.write(path)
+    assert PdfReader(path).is_encrypted
+    assert [b.text for b in load_blocks(path)] == ["restricted copying only"]
+
+
+def test_truncated_pdf(make_pdf: MakePdf, tmp_path: Path) -> None:
+    data = make_pdf("full.pdf", ["one", "two", "three"]).read_bytes()
+    path = tmp_path / "cut.pdf"
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    with pytest.raises(LoadError, match="corrupt or truncated PDF"):
+        list(load_blocks(path))
+
+
+def test_corrupt_pdf_body(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 40 + b"\nstartxref\n999999\n%%EOF\n")
+    with pytest.raises(LoadError, match="corrupt or truncated PDF"):
+        list(load_blocks(path))
+
+
+def test_not_a_pdf_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_text("<html>an error page saved as .pdf</html>")
+    with pytest.raises(LoadError, match="no %PDF- header"):
+        list(load_blocks(path))
+
+
+def test_zero_page_pdf(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    path = tmp_path / "empty.pdf"
+    PdfWriter().write(path)
+    with pytest.raises(LoadError, match="PDF has no pages"):
+        list(load_blocks(path))
+
+
+def test_korean_pdf_text_comes_back(mixed_formats: Path) -> None:
+    blocks = list(load_blocks(mixed_formats / "pdf" / "korean-text-with-tables.pdf"))
+    text = "\n".join(b.text for b in blocks)
+    hangul = sum(1 for ch in text if "\uac00" <= ch <= "\ud7a3")
+    assert hangul > 100
+    assert "적립" in text
+    assert {b.page for b in blocks} == {1}
+
+
+def test_every_mixed_formats_pdf_loads(mixed_formats: Path) -> None:
+    for path in sorted((mixed_formats / "pdf").glob("*.pdf")):
+        start = time.perf_counter()
+        blocks = list(load_blocks(path))
+        assert blocks, path
+        assert all(b.page is not None and b.page >= 1 for b in blocks)
+        assert time.perf_counter() - start < 10, path
