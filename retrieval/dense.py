@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .index import IndexReader
 from .permissions import chroma_where, is_visible, matches_filters, normalise_groups
@@ -10,16 +11,25 @@ from .types import Filters, Hit
 
 
 class DenseRetriever:
-    name = "dense"
+    """``lang`` restricts the search to chunks of one language: the hybrid retriever runs one
+    per language, because E5 ranks same-language passages above better cross-language ones."""
 
-    def __init__(self, reader: IndexReader) -> None:
+    lexical = False  # sees across languages
+
+    def __init__(self, reader: IndexReader, lang: str | None = None) -> None:
         self.reader = reader
+        self.lang = lang
+        self.name = f"dense[{lang}]" if lang else "dense"
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
                  groups: Sequence[str] | None = None) -> list[Hit]:
         if top_k <= 0 or not query.strip():
             return []
         ug = normalise_groups(groups)
+        if self.lang is not None:
+            if filters is not None and filters.langs and self.lang not in filters.langs:
+                return []
+            filters = replace(filters or Filters(), langs=(self.lang,))
         vec = self.reader.embedder.embed_query(query)  # (dim,)
         found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
         chunks = self.reader.chunks([i for i, _ in found])
@@ -29,6 +39,6 @@ class DenseRetriever:
             # the catalog is the truth: a vector without a row is an orphan from a crash
             if c is None or not is_visible(c.groups, ug) or not matches_filters(c, filters):
                 continue
-            hits.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(hits) + 1,
+            hits.append(Hit(chunk=c, score=score, retriever="dense", rank=len(hits) + 1,
                             details={"dense_score": score}))
         return hits

@@ -30,8 +30,12 @@ def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50
     elif mode == "bm25":
         base = BM25Retriever(reader)
     elif mode == "hybrid":
-        return HybridRetriever([DenseRetriever(reader), BM25Retriever(reader)], weights=weights, depth=depth,
-                               reranker=reranker)
+        # One dense list per language in the index (E5 prefers same-language passages), and BM25.
+        langs = reader.languages()
+        dense: list[Retriever] = [DenseRetriever(reader, lang) for lang in langs] if len(langs) > 1 else [
+            DenseRetriever(reader)]
+        return HybridRetriever([*dense, BM25Retriever(reader)], weights=[weights[0]] * len(dense) + [weights[1]],
+                               depth=depth, reranker=reranker)
     else:
         raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
     if reranker is not None:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 
 def reciprocal_rank_fusion(
     rankings: Sequence[Sequence[str]],
     k: float = 60,
     weights: Sequence[float] | None = None,
+    imputed: Mapping[int, Mapping[str, int]] | None = None,
 ) -> list[tuple[str, float]]:
     """Fuse ranked id lists: score(d) = sum_i w_i / (k + rank_i(d)), ranks 1-based.
+
+    ``imputed[i]`` gives ranks to use for list ``i`` for ids that list does not contain,
+    for a retriever that is *blind* to them rather than judging them irrelevant (BM25 cannot
+    match a Japanese chunk to an English query: its silence is no evidence). Ids absent from
+    every real list are not added.
 
     A list that does not contain ``d`` adds nothing; an id repeated inside one list counts once,
     at its best (smallest) rank. Returns ``(id, score)`` best first; equal scores are ordered by
@@ -45,4 +51,13 @@ def reciprocal_rank_fusion(
             scores[doc] = scores.get(doc, 0.0) + w / (k + rank)
             if rank < best_rank.get(doc, rank + 1):
                 best_rank[doc] = rank
+    for i, extra in (imputed or {}).items():
+        if not 0 <= i < len(rankings):
+            raise ValueError(f"imputed ranks for list {i}, but there are {len(rankings)} rankings")
+        present = set(rankings[i])
+        for doc, rank in extra.items():
+            if doc in scores and doc not in present:
+                if rank < 1:
+                    raise ValueError(f"imputed rank {rank} for {doc!r} must be >= 1")
+                scores[doc] += weights[i] / (k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], best_rank[item[0]], item[0]))

@@ -11,12 +11,19 @@ from .types import Filters, Hit, Reranker, Retriever
 
 
 class HybridRetriever:
-    """Wires retrievers into ``reciprocal_rank_fusion``; ``depth`` candidates from each."""
+    """Wires retrievers into ``reciprocal_rank_fusion``; ``depth`` candidates from each.
+
+    Cross-language credit (``cross_lingual``): a lexical retriever (``lexical = True``, BM25)
+    cannot match a chunk written in another language than the query, so its silence about such
+    a chunk is not evidence against it; the chunk is credited in that list at its best rank
+    among the non-lexical (dense) lists. Measured on docs_corpus/qa.jsonl (BENCHMARKS.md).
+    """
 
     name = "hybrid"
 
     def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
-                 depth: int = 50, k: int = 60, reranker: Reranker | None = None) -> None:
+                 depth: int = 50, k: int = 60, reranker: Reranker | None = None,
+                 cross_lingual: bool = True) -> None:
         if not retrievers:
             raise ValueError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
@@ -26,6 +33,7 @@ class HybridRetriever:
         self.depth = depth
         self.k = k
         self.reranker = reranker
+        self.cross_lingual = cross_lingual
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
                  groups: Sequence[str] | None = None) -> list[Hit]:
@@ -41,7 +49,9 @@ class HybridRetriever:
                 by_id.setdefault(h.chunk.id, h)
                 details.setdefault(h.chunk.id, {}).update(h.details)
                 details[h.chunk.id][f"{h.retriever}_rank"] = h.rank
-        fused = reciprocal_rank_fusion([[h.chunk.id for h in hits] for hits in lists], k=self.k, weights=self.weights)
+        imputed = self._blind_spots(query, lists) if self.cross_lingual else None
+        fused = reciprocal_rank_fusion([[h.chunk.id for h in hits] for hits in lists], k=self.k,
+                                       weights=self.weights, imputed=imputed)
         n_keep = depth if self.reranker is not None else top_k
         out: list[Hit] = []
         for cid, score in fused[:n_keep]:
@@ -53,3 +63,20 @@ class HybridRetriever:
             out = self.reranker.rerank(query, out, top_k=top_k)
             out = [replace(h, rank=i + 1) for i, h in enumerate(out) if is_visible(h.chunk.groups, ug)]
         return out[:top_k]
+
+    def _blind_spots(self, query: str, lists: Sequence[Sequence[Hit]]) -> dict[int, dict[str, int]]:
+        """For each lexical list: {chunk id: best non-lexical rank} of other-language chunks."""
+        from ingest.lang import detect_lang
+
+        lexical = [bool(getattr(r, "lexical", False)) for r in self.retrievers]
+        if not any(lexical) or all(lexical):
+            return {}
+        qlang = detect_lang(query)
+        best: dict[str, int] = {}
+        for hits, lex in zip(lists, lexical, strict=True):
+            if lex:
+                continue
+            for h in hits:
+                if h.chunk.lang != qlang and h.rank < best.get(h.chunk.id, h.rank + 1):
+                    best[h.chunk.id] = h.rank
+        return {i: best for i, lex in enumerate(lexical) if lex and best}

@@ -91,6 +91,11 @@ class IndexReader:
             self._analyzer = get_analyzer(self.catalog.get_meta("analyzer") or "default")
         return self._analyzer
 
+    def languages(self) -> list[str]:
+        """Languages of the indexed chunks, most chunks first."""
+        rows = self.catalog.db.execute("SELECT lang, COUNT(*) AS n FROM chunks GROUP BY lang ORDER BY n DESC").fetchall()
+        return [r[0] for r in rows]
+
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return self.catalog.get_chunks(list(ids))
 

@@ -55,10 +55,18 @@ def test_japanese_question_finds_its_page(corpus_index: Path, mode: str) -> None
     assert hits[0].chunk.page == 1
 
 
-def test_cross_language_question_finds_the_japanese_document(corpus_index: Path) -> None:
-    r = make_retriever(IndexReader(_settings(corpus_index)), "dense")
-    hits = r.retrieve("How many days of paid leave are granted after six months?", top_k=5)
-    assert _rank_of(hits, "hr/leave_policy_ja.pdf") is not None
+def test_cross_language_questions_find_documents_in_the_other_language(corpus_index: Path) -> None:
+    """English questions about Japanese documents and vice versa (qa.jsonl's cross_lingual rows):
+    hybrid's per-language dense lists and cross-language credit must beat plain dense."""
+    reader = IndexReader(_settings(corpus_index))
+    rows = [q for q in QA if q.get("cross_lingual") and q["answerable"]]
+    assert len(rows) >= 10
+    recall = {}
+    for mode in ("dense", "hybrid"):
+        r = make_retriever(reader, mode)
+        recall[mode] = sum(_rank_of(r.retrieve(q["question"], top_k=5, groups=q["groups"]), q["source"]) is not None
+                           for q in rows) / len(rows)
+    assert recall["hybrid"] >= 0.6 and recall["hybrid"] > recall["dense"], recall
 
 
 def test_restricted_document_needs_its_group(corpus_index: Path) -> None:
@@ -81,8 +89,8 @@ def test_hybrid_recall_on_the_corpus_questions(corpus_index: Path) -> None:
             hits = make_retriever(reader, m).retrieve(q["question"], top_k=5, groups=q["groups"])
             found[m] += _rank_of(hits, q["source"]) is not None
     recall = {m: n / len(rows) for m, n in found.items()}
-    assert recall["hybrid"] >= 0.85, recall
-    assert recall["hybrid"] >= max(recall["dense"], recall["bm25"]) - 0.02, recall
+    assert recall["hybrid"] >= 0.9, recall
+    assert recall["hybrid"] > max(recall["dense"], recall["bm25"]), recall
 
 
 def test_cli_search_json_contract(corpus_index: Path) -> None:

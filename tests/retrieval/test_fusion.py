@@ -107,3 +107,20 @@ def test_properties(rankings: list[list[str]], k: int) -> None:
     # Fusing one list returns it deduplicated, in order.
     if rankings:
         assert [d for d, _ in reciprocal_rank_fusion([rankings[0]], k=k)] == list(dict.fromkeys(rankings[0]))
+
+
+def test_imputed_ranks_fill_a_blind_retrievers_gap() -> None:
+    # dense: [ja1, en1]; bm25: [en1]. bm25 is blind to the Japanese chunk ja1, so it is credited
+    # at its dense rank 1 in the bm25 list too:
+    #   ja1 = 1/(60+1) + 1/(60+1) = 0.0327869   en1 = 1/(60+2) + 1/(60+1) = 0.0325197
+    fused = reciprocal_rank_fusion([["ja1", "en1"], ["en1"]], k=60, imputed={1: {"ja1": 1}})
+    assert [d for d, _ in fused] == ["ja1", "en1"]
+    assert fused[0][1] == pytest.approx(2 / 61)
+    assert fused[1][1] == pytest.approx(1 / 62 + 1 / 61)
+    # without imputation en1 wins: it is in both lists
+    assert reciprocal_rank_fusion([["ja1", "en1"], ["en1"]], k=60)[0][0] == "en1"
+    # an imputed id that no list returned is not invented; an id the list has keeps its real rank
+    fused = reciprocal_rank_fusion([["a"], ["b"]], imputed={1: {"zzz": 1, "b": 5}})
+    assert {d for d, _ in fused} == {"a", "b"} and dict(fused)["b"] == pytest.approx(1 / 61)
+    with pytest.raises(ValueError, match="imputed ranks for list 2"):
+        reciprocal_rank_fusion([["a"], ["b"]], imputed={2: {"a": 1}})

@@ -1,0 +1,28 @@
+"""Label-free fine-tuning of the dense retriever (``ragqa train-retriever``).
+
+- :mod:`.pairs`: (query, passage) pairs from an index's chunks, document-level hold-out split;
+- :mod:`.evaluate`: recall@k / MRR@10 on held-out pairs (numpy);
+- :mod:`.trainer`: :func:`train_retriever` (two-tower, in-batch negatives) and
+  :func:`run_train_retriever` (the CLI command);
+- :mod:`.reembed`: :func:`reembed_index`, re-embed an index with the tuned model, atomically.
+
+Importing this package does not import torch; training does, lazily.
+"""
+
+from __future__ import annotations
+
+from .pairs import Pair, PairConfig, build_pairs, split_pairs
+from .reembed import ReembedReport, reembed_index
+from .trainer import TrainReport, run_train_retriever, train_retriever
+
+__all__ = [
+    "Pair",
+    "PairConfig",
+    "ReembedReport",
+    "TrainReport",
+    "build_pairs",
+    "reembed_index",
+    "run_train_retriever",
+    "split_pairs",
+    "train_retriever",
+]
