@@ -4,7 +4,7 @@
     report = ingest(["docs/"], IndexSettings(index_dir=Path(".ragqa")))
 """
 
-from .pipeline import IngestReport, Ingestor, ingest
+from .pipeline import Ingestor, IngestReport, ingest
 from .settings import IndexSettings, load_index_settings
 from .types import Block, Chunk, Document, DocumentMeta
 

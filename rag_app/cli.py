@@ -366,9 +366,9 @@ app.add_typer(models_app, name="models")
 @models_app.command("list")
 def models_list(json_out: JsonOpt = False) -> None:
     """Known local models, whether they are installed and verified."""
-    from .models import list_models
-
     from dataclasses import asdict
+
+    from .models import list_models
 
     rows = [{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(m).items()} for m in list_models()]
     if json_out:

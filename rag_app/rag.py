@@ -23,7 +23,7 @@ from typing import Any
 from retrieval.types import Filters, Hit, Retriever
 
 from .config import DEFAULT_REFUSAL_THRESHOLDS, RAGConfig, load_config
-from .types import Answer, GenerationResult, Generator, Message, StreamEvent
+from .types import Answer, GenerationResult, Generator, Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class RAG:
     @property
     def generator_name(self) -> str:
         self.generator  # noqa: B018 - resolves "auto"
-        return self._generator_spec or getattr(self._generator, "name", "unknown")
+        return str(self._generator_spec or getattr(self._generator, "name", "unknown"))
 
     def refusal_threshold(self) -> float:
         a = self.config.answer

@@ -8,7 +8,6 @@ from typing import Any, Protocol, runtime_checkable
 
 from ingest.types import Chunk
 
-
 ALL_GROUPS = ("*",)
 PUBLIC_GROUP = "public"
 
