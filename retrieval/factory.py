@@ -32,9 +32,11 @@ def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50
     elif mode == "hybrid":
         # One dense list per language in the index (E5 prefers same-language passages), and BM25.
         langs = reader.languages()
-        dense: list[Retriever] = [DenseRetriever(reader, lang) for lang in langs] if len(langs) > 1 else [
-            DenseRetriever(reader)]
-        return HybridRetriever([*dense, BM25Retriever(reader)], weights=[weights[0]] * len(dense) + [weights[1]],
+        if len(langs) < 2:
+            return HybridRetriever([DenseRetriever(reader), BM25Retriever(reader)], weights=weights, depth=depth,
+                                   reranker=reranker)
+        per_lang: list[Retriever] = [DenseRetriever(reader, lang) for lang in langs]
+        return HybridRetriever([*per_lang, BM25Retriever(reader)], weights=[weights[0]] * len(per_lang) + [weights[1]],
                                depth=depth, reranker=reranker)
     else:
         raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")

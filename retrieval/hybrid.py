@@ -23,7 +23,7 @@ class HybridRetriever:
 
     def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
                  depth: int = 50, k: int = 60, reranker: Reranker | None = None,
-                 cross_lingual: bool = True) -> None:
+                 cross_lingual: bool = True, impute_from: int | None = None, impute_offset: int = 1) -> None:
         if not retrievers:
             raise ValueError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
@@ -34,6 +34,13 @@ class HybridRetriever:
         self.k = k
         self.reranker = reranker
         self.cross_lingual = cross_lingual
+        # which list's ranks credit the blind spots (None: the best non-lexical rank). The factory
+        # passes an all-language dense list (fused with weight 0): a chunk that is only first in
+        # its own language's list is not credited as if it were first overall.
+        self.impute_from = impute_from
+        # credited one rank below where the dense list put it: on a tie with a chunk that both
+        # dense and BM25 ranked first, the one with real lexical evidence wins
+        self.impute_offset = impute_offset
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
                  groups: Sequence[str] | None = None) -> list[Hit]:
@@ -73,10 +80,11 @@ class HybridRetriever:
             return {}
         qlang = detect_lang(query)
         best: dict[str, int] = {}
-        for hits, lex in zip(lists, lexical, strict=True):
-            if lex:
+        for i, (hits, lex) in enumerate(zip(lists, lexical, strict=True)):
+            if lex or (self.impute_from is not None and i != self.impute_from):
                 continue
             for h in hits:
-                if h.chunk.lang != qlang and h.rank < best.get(h.chunk.id, h.rank + 1):
-                    best[h.chunk.id] = h.rank
+                rank = h.rank + self.impute_offset
+                if h.chunk.lang != qlang and rank < best.get(h.chunk.id, rank + 1):
+                    best[h.chunk.id] = rank
         return {i: best for i, lex in enumerate(lexical) if lex and best}
