@@ -16,6 +16,7 @@ file, which is what makes a SIGKILL at any point recoverable.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -187,9 +188,17 @@ class Catalog:
     def recorded(self, key: str, requested: str, default: str) -> str:
         """A setting the index recorded (``embedder_spec``, ``collection``) wins over the default;
         an explicitly requested non-default value wins over the record."""
-        if requested != default or not self.exists():
+        if not self.exists():
             return requested
-        return self.get_meta(key) or requested
+        rec = self.get_meta(key)
+        if not rec:
+            return requested
+        if requested == default:
+            return rec
+        # a re-embedded collection is named "<requested>-<8 hex>": still the one asked for
+        if key == "collection" and re.fullmatch(re.escape(requested) + r"-[0-9a-f]{8}", rec):
+            return rec
+        return requested
 
     def initialise(self, *, embedder_id: str, dim: int, analyzer: str, chunking: str,
                    embedder_spec: str = "", collection: str = "") -> None:

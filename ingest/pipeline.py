@@ -331,6 +331,9 @@ class Ingestor:
             report = IngestReport(index_dir=str(s.index_dir), embedder=embedder.model_id)
             store = ChromaStore(s.index_dir, collection, s.chroma_url)
             if reindex:
+                recorded = catalog.recorded("collection", s.collection, defaults.collection)
+                if recorded != collection:  # a re-embedded collection: drop it too
+                    ChromaStore(s.index_dir, recorded, s.chroma_url).reset()
                 catalog.close()
                 for name in ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"):
                     (s.index_dir / name).unlink(missing_ok=True)

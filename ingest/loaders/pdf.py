@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,50 @@ log = logging.getLogger(__name__)
 HEADER_WINDOW = 1024
 EOF_WINDOW = 64 * 1024
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+_SENTENCE_END = tuple("。．.!?！？:：」』）)")
+
+
+def _width(line: str) -> int:
+    """Display width: CJK and full-width characters count 2 (they fill the line twice as fast)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
+
+
+def unwrap_lines(text: str, fill: float = 0.8) -> str:
+    """Join lines that the PDF wrapped at the right margin back into one line.
+
+    pypdf returns a paragraph as its printed lines, which splits Japanese words mid-way
+    ("…10日の年次有給休暇を付" / "与する。"). A line is taken as wrapped when it reaches ``fill``
+    of the widest line on the page and does not end a sentence; it is joined to the next line
+    with nothing between CJK characters and a space otherwise. Short lines (headings, table
+    cells, a paragraph's last line) keep their line break.
+    """
+    lines = text.split("\n")
+    if len(lines) < 2:
+        return text
+    widest = max(_width(ln.rstrip()) for ln in lines)
+    out: list[str] = [lines[0]]
+    for nxt in lines[1:]:
+        prev = out[-1].rstrip()
+        wrapped = (
+            widest >= 20 and _width(prev) >= fill * widest and not prev.endswith(_SENTENCE_END)
+            and nxt.strip() != ""
+        )
+        if wrapped:
+            if prev.endswith("-") and not prev.endswith("--") and nxt[:1].islower():
+                out[-1] = prev[:-1] + nxt.lstrip()  # "inter-" + "national": a hyphenated word
+            elif prev and _is_cjk(prev[-1]) and _is_cjk(nxt.lstrip()[:1] or " "):
+                out[-1] = prev + nxt.lstrip()
+            else:
+                out[-1] = prev + " " + nxt.lstrip()
+        else:
+            out.append(nxt)
+    return "\n".join(out)
 
 
 def _check_envelope(path: Path) -> None:
@@ -88,7 +133,7 @@ def load_pdf(path: Path) -> Iterator[Block]:
                 failed.append(number)
                 continue
             for paragraph in _PARAGRAPH_BREAK.split(text or ""):
-                block = make_block(paragraph, "text", page=number)
+                block = make_block(unwrap_lines(paragraph), "text", page=number)
                 if block is not None:
                     found_text = True
                     yield block

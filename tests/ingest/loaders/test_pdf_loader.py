@@ -119,3 +119,28 @@ def test_every_mixed_formats_pdf_loads(mixed_formats: Path) -> None:
         assert blocks, path
         assert all(b.page is not None and b.page >= 1 for b in blocks)
         assert time.perf_counter() - start < 10, path
+
+
+def test_unwrap_lines_rejoins_margin_wrapped_lines_in_japanese_and_english() -> None:
+    from ingest.loaders.pdf import unwrap_lines
+
+    ja = ("第2条（年次有給休暇の付与）\n"
+          "入社日から6か月間継続勤務した従業員に対し、10日の年次有給休暇を付\n"
+          "与する。\n"
+          "勤続年数\n"
+          "付与日数")
+    assert unwrap_lines(ja).split("\n") == [
+        "第2条（年次有給休暇の付与）",
+        "入社日から6か月間継続勤務した従業員に対し、10日の年次有給休暇を付与する。",
+        "勤続年数",
+        "付与日数",
+    ]
+    en = ("1. Scope\n"
+          "This agreement covers the web application and the public REST API for all\n"
+          "customers on paid plans. Support is inter-\n"
+          "national.")
+    assert unwrap_lines(en).split("\n") == [
+        "1. Scope",
+        "This agreement covers the web application and the public REST API for all customers on paid plans. "
+        "Support is international.",
+    ]
