@@ -39,7 +39,7 @@ def test_documents_carry_the_stored_chunk_and_its_metadata(corpus: Any) -> None:
         assert set(d.metadata) >= METADATA_KEYS
         assert d.id == d.metadata["chunk_id"] and d.page_content == stored[d.id].text
         assert d.metadata["retriever"] == "hybrid" and d.metadata["rank"] == rank
-        assert d.metadata["groups"] == ["public"] and d.metadata["lang"] == "en"
+        assert d.metadata["groups"] == ["public"] and d.metadata["lang"] == stored[d.id].lang
     assert docs[0].metadata["heading"] == "Annual leave"
     scores = [d.metadata["score"] for d in docs]
     assert scores == sorted(scores, reverse=True) and all(isinstance(s, float) for s in scores)
