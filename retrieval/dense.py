@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .index import IndexReader
-from .permissions import chroma_where, is_visible, matches_filters, normalise_groups
+from .permissions import chroma_where, normalise_groups, to_hits
 from .types import Filters, Hit
 
 
@@ -32,13 +32,4 @@ class DenseRetriever:
             filters = replace(filters or Filters(), langs=(self.lang,))
         vec = self.reader.embedder.embed_query(query)  # (dim,)
         found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
-        chunks = self.reader.chunks([i for i, _ in found])
-        hits: list[Hit] = []
-        for cid, score in found:
-            c = chunks.get(cid)
-            # the catalog is the truth: a vector without a row is an orphan from a crash
-            if c is None or not is_visible(c.groups, ug) or not matches_filters(c, filters):
-                continue
-            hits.append(Hit(chunk=c, score=score, retriever="dense", rank=len(hits) + 1,
-                            details={"dense_score": score}))
-        return hits
+        return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .index import IndexReader
-from .permissions import is_visible, matches_filters, normalise_groups
+from .permissions import normalise_groups, to_hits
 from .types import Filters, Hit
 
 
@@ -24,12 +24,4 @@ class BM25Retriever:
         bm25, rows = self.reader.bm25()
         mask = self.reader.allowed_mask(rows, ug, filters)
         found = bm25.search(self.reader.analyzer.tokenize(query), top_k, allowed=mask)
-        chunks = self.reader.chunks([i for i, _ in found])
-        hits: list[Hit] = []
-        for cid, score in found:
-            c = chunks.get(cid)
-            if c is None or not is_visible(c.groups, ug) or not matches_filters(c, filters):
-                continue
-            hits.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(hits) + 1,
-                            details={"bm25_score": score}))
-        return hits
+        return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, self.name)

@@ -9,13 +9,13 @@ so a bug in one layer cannot leak a restricted chunk.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ingest.store import date_to_int
 from ingest.types import Chunk
 
-from .types import ALL_GROUPS, PUBLIC_GROUP, Filters
+from .types import ALL_GROUPS, PUBLIC_GROUP, Filters, Hit
 
 _GROUP_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -55,6 +55,21 @@ def matches_filters(chunk: Chunk, f: Filters | None) -> bool:
         if f.date_to and d > (date_to_int(f.date_to) or 99999999):
             return False
     return True
+
+
+def to_hits(found: Sequence[tuple[str, float]], chunks: Mapping[str, Chunk], user_groups: Sequence[str],
+            f: Filters | None, retriever: str) -> list[Hit]:
+    """Backend results ``(chunk id, score)`` -> ranked ``Hit``s, re-checking every chunk against the
+    caller's groups and the filters (the final guard), and dropping ids the catalog does not know
+    (a vector orphaned by a crash: the catalog is the truth)."""
+    hits: list[Hit] = []
+    for cid, score in found:
+        c = chunks.get(cid)
+        if c is None or not is_visible(c.groups, user_groups) or not matches_filters(c, f):
+            continue
+        hits.append(Hit(chunk=c, score=score, retriever=retriever, rank=len(hits) + 1,
+                        details={f"{retriever}_score": score}))
+    return hits
 
 
 def _prefix_match(source: str, prefix: str) -> bool:

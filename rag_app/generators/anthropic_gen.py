@@ -20,6 +20,7 @@ from rag_app.generators.errors import (
     GeneratorError,
     GeneratorUnavailableError,
     ModelNotFoundError,
+    model_not_found,
 )
 from rag_app.generators.messages import split_system
 from rag_app.generators.retry import RetryPolicy, call_with_retries, retry_after_seconds
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 PIP_HINT = "pip install 'ragqa[anthropic]'"
-MAX_LISTED_MODELS = 20
 # Anthropic stop_reason -> the OpenAI-style finish_reason GenerationResult carries.
 FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
                   "refusal": "content_filter", "tool_use": "tool_calls"}
@@ -178,15 +178,8 @@ class AnthropicGenerator:
                 f"({type(exc).__name__}): check the network") from exc
 
     def _model_not_found(self, exc: Any) -> ModelNotFoundError:
-        available = self._list_models()
-        msg = f"model {self.model!r} not found at {self.base_url} (HTTP {exc.status_code})"
-        if available:
-            shown = ", ".join(available[:MAX_LISTED_MODELS])
-            more = f" (+{len(available) - MAX_LISTED_MODELS} more)" if len(available) > MAX_LISTED_MODELS else ""
-            msg += f"; available models: {shown}{more}"
-        else:
-            msg += "; check the model name (see https://docs.anthropic.com/en/docs/about-claude/models)"
-        return ModelNotFoundError(msg, model=self.model, available=tuple(available))
+        return model_not_found(self.model, self.base_url, exc.status_code, self._list_models(),
+                               "check the model name (see https://docs.anthropic.com/en/docs/about-claude/models)")
 
     def _list_models(self) -> list[str]:
         try:

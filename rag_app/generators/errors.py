@@ -23,6 +23,21 @@ class ModelNotFoundError(GeneratorError):
         self.available = available
 
 
+MAX_LISTED_MODELS = 20
+
+
+def model_not_found(model: str, base_url: str, status: int | None, available: list[str], hint: str) -> ModelNotFoundError:
+    """The error for an unknown model, listing what the server does serve (or ``hint``)."""
+    msg = f"model {model!r} not found at {base_url} (HTTP {status})"
+    if available:
+        shown = ", ".join(available[:MAX_LISTED_MODELS])
+        more = f" (+{len(available) - MAX_LISTED_MODELS} more)" if len(available) > MAX_LISTED_MODELS else ""
+        msg += f"; available models: {shown}{more}"
+    else:
+        msg += f"; {hint}"
+    return ModelNotFoundError(msg, model=model, available=tuple(available))
+
+
 class GeneratorUnavailableError(GeneratorError):
     """Rate-limited, overloaded or unreachable after every retry (HTTP 429/5xx/529, connection)."""
 

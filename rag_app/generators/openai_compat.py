@@ -20,6 +20,7 @@ from rag_app.generators.errors import (
     GeneratorError,
     GeneratorUnavailableError,
     ModelNotFoundError,
+    model_not_found,
 )
 from rag_app.generators.messages import to_chat_dicts
 from rag_app.generators.retry import RetryPolicy, call_with_retries, retry_after_seconds
@@ -31,7 +32,6 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Local OpenAI-compatible servers usually need no key, but the SDK insists on one.
 PLACEHOLDER_KEY = "sk-no-key-required"
 PIP_HINT = "pip install 'ragqa[openai]'"
-MAX_LISTED_MODELS = 20
 
 
 def _import_openai() -> Any:
@@ -219,15 +219,8 @@ class OpenAIGenerator:
                 f"({type(exc).__name__}): check the URL and that the server is running") from exc
 
     def _model_not_found(self, exc: Any) -> ModelNotFoundError:
-        available = self._list_models()
-        msg = f"model {self.model!r} not found at {self.base_url} (HTTP {exc.status_code})"
-        if available:
-            shown = ", ".join(available[:MAX_LISTED_MODELS])
-            more = f" (+{len(available) - MAX_LISTED_MODELS} more)" if len(available) > MAX_LISTED_MODELS else ""
-            msg += f"; available models: {shown}{more}"
-        else:
-            msg += "; check the model name, and that base_url ends in /v1"
-        return ModelNotFoundError(msg, model=self.model, available=tuple(available))
+        return model_not_found(self.model, self.base_url, exc.status_code, self._list_models(),
+                               "check the model name, and that base_url ends in /v1")
 
     def _list_models(self) -> list[str]:
         try:
