@@ -30,6 +30,6 @@ class DenseRetriever:
             if filters is not None and filters.langs and self.lang not in filters.langs:
                 return []
             filters = replace(filters or Filters(), langs=(self.lang,))
-        vec = self.reader.embedder.embed_query(query)  # (dim,)
+        vec = self.reader.embed_query(query)  # (dim,)
         found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
         return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .fusion import reciprocal_rank_fusion
 from .permissions import is_visible, matches_filters, normalise_groups
 from .types import Filters, Hit, Reranker, Retriever
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragqa-retrieve")
 
 
 class HybridRetriever:
@@ -48,7 +51,12 @@ class HybridRetriever:
             return []
         ug = normalise_groups(groups)
         depth = max(self.depth, top_k)
-        lists = [r.retrieve(query, top_k=depth, filters=filters, groups=ug) for r in self.retrievers]
+        if len(self.retrievers) > 1:
+            # the backends wait in C/Rust (Chroma, numpy, the encoder) most of the time: overlap them
+            futures = [_POOL.submit(r.retrieve, query, top_k=depth, filters=filters, groups=ug) for r in self.retrievers]
+            lists = [f.result() for f in futures]
+        else:
+            lists = [self.retrievers[0].retrieve(query, top_k=depth, filters=filters, groups=ug)]
         by_id: dict[str, Hit] = {}
         details: dict[str, dict[str, float]] = {}
         for hits in lists:

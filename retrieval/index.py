@@ -48,7 +48,9 @@ class IndexReader:
         self._rows: _RowMeta | None = None
         self._generation = -1
         self._lock = threading.Lock()
+        self._embed_lock = threading.Lock()
         self._analyzer: Any = None
+        self._query_cache: dict[str, npt.NDArray[np.float32]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -82,6 +84,19 @@ class IndexReader:
                 f"ragqa ingest PATH --index {self.settings.index_dir} --reindex --embedder <spec>"
             )
         return self._embedder
+
+    def embed_query(self, text: str) -> npt.NDArray[np.float32]:
+        """The query vector, memoised: a hybrid search asks once per language list."""
+        # one lock of its own: concurrent lists of one hybrid query wait for a single encoding,
+        # while BM25 (under self._lock) goes on in parallel
+        with self._embed_lock:
+            vec = self._query_cache.get(text)
+            if vec is None:
+                vec = self.embedder.embed_query(text)  # (dim,)
+                self._query_cache[text] = vec
+                while len(self._query_cache) > 256:
+                    self._query_cache.pop(next(iter(self._query_cache)))
+        return vec
 
     @property
     def analyzer(self) -> Any:
