@@ -8,6 +8,7 @@ embedding function: that one downloads a model); ragqa passes vectors in.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,19 @@ class ChromaStore:
         self.url = url
         self._client: Any = None
         self._col: Any = None
+        self._lock = threading.Lock()
 
     @property
     def location(self) -> str:
         return self.url or str(self.index_dir / CHROMA_DIR)
 
     def _connect(self) -> Any:
+        if self._col is not None:
+            return self._col
+        with self._lock:  # retrievers of one hybrid search connect from several threads at once
+            return self._connect_locked()
+
+    def _connect_locked(self) -> Any:
         if self._col is None:
             os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
             import chromadb

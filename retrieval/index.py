@@ -42,6 +42,7 @@ class IndexReader:
     def __init__(self, settings: IndexSettings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._embedder_checked: Embedder | None = None  # set once checked against the index
         self._catalog: Catalog | None = None
         self._store: ChromaStore | None = None
         self._bm25: Any = None
@@ -49,11 +50,18 @@ class IndexReader:
         self._generation = -1
         self._lock = threading.Lock()
         self._embed_lock = threading.Lock()
+        self._open_lock = threading.RLock()  # lazy opening of catalog/store/embedder, thread-safe
         self._analyzer: Any = None
         self._query_cache: dict[str, npt.NDArray[np.float32]] = {}
 
     @property
     def catalog(self) -> Catalog:
+        if self._catalog is None:
+            with self._open_lock:
+                return self._open_catalog()
+        return self._catalog
+
+    def _open_catalog(self) -> Catalog:
         if self._catalog is None:
             cat = Catalog(self.settings.index_dir)
             if not cat.exists():
@@ -67,23 +75,37 @@ class IndexReader:
     @property
     def store(self) -> ChromaStore:
         if self._store is None:
+            with self._open_lock:
+                return self._open_store()
+        return self._store
+
+    def _open_store(self) -> ChromaStore:
+        if self._store is None:
             collection = self.catalog.recorded("collection", self.settings.collection, IndexSettings().collection)
             self._store = ChromaStore(self.settings.index_dir, collection, self.settings.chroma_url)
         return self._store
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
+        if self._embedder_checked is None:
+            with self._open_lock:
+                if self._embedder_checked is None:
+                    self._embedder_checked = self._open_embedder()
+        return self._embedder_checked
+
+    def _open_embedder(self) -> Embedder:
+        emb = self._embedder
+        if emb is None:
             spec = self.catalog.recorded("embedder_spec", self.settings.embedder, IndexSettings().embedder)
-            self._embedder = get_embedder(spec)
-        info = self.catalog.info()
-        if self._embedder.model_id != info.embedder_id:
+            emb = get_embedder(spec)
+        built_with = self.catalog.get_meta("embedder_id")
+        if emb.model_id != built_with:
             raise IndexMismatchError(
-                f"index {self.settings.index_dir} was built with embedder {info.embedder_id!r}, not "
-                f"{self._embedder.model_id!r}; query it with the same embedder or rebuild it with: "
+                f"index {self.settings.index_dir} was built with embedder {built_with!r}, not "
+                f"{emb.model_id!r}; query it with the same embedder or rebuild it with: "
                 f"ragqa ingest PATH --index {self.settings.index_dir} --reindex --embedder <spec>"
             )
-        return self._embedder
+        return emb
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
         """The query vector, memoised: a hybrid search asks once per language list."""
