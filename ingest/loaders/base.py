@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.types import BLOCK_SEPARATOR, Block
@@ -136,3 +137,24 @@ def guarded(path: Path, blocks: Iterator[Block], what: str) -> Iterator[Block]:
         ) from e
     if n == 0:
         raise LoadError(path, f"no text found in {what} (the document has no readable content)")
+
+
+@dataclass
+class Outline:
+    """Where a loader is in a document's structure: the open headings, outermost first, and
+    how many tables it has seen (for table ids). Shared by the DOCX, HTML and Markdown loaders."""
+
+    headings: list[tuple[int, str]] = field(default_factory=list)  # (level, text)
+    tables: int = 0
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self.headings)
+
+    def enter(self, level: int, text: str) -> None:
+        """A heading of ``level``: close the open ones at that level or deeper, then open it
+        (an empty heading only closes)."""
+        while self.headings and self.headings[-1][0] >= level:
+            self.headings.pop()
+        if text:
+            self.headings.append((level, text))

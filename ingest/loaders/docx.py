@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingest.loaders.base import LoadError, make_block, read_head, sniff_container
+from ingest.loaders.base import LoadError, Outline, make_block, read_head, sniff_container
 from ingest.loaders.tables import table_blocks
 from ingest.types import Block
 
@@ -116,15 +116,14 @@ def load_docx(path: Path) -> Iterator[Block]:
         ) from e
     except Exception as e:  # zipfile.BadZipFile, lxml.etree.XMLSyntaxError, ...
         raise LoadError(path, f"corrupt .docx ({type(e).__name__}: {e}): re-save it in Word and retry") from e
-    headings: list[tuple[int, str]] = []
-    tables = 0
+    outline = Outline()
     for item in _iter_body(document):
-        path_now = tuple(t for _, t in headings)
+        path_now = outline.path
         if isinstance(item, Table):
             rows = [r for r in _table_rows(item) if any(c.strip() for c in r)]
             if not rows:
                 continue
-            tables += 1
+            outline.tables += 1
             if len(rows) == 1 or max(len(r) for r in rows) == 1:
                 # Layout table (one row or one column): plain text, not records.
                 for r in rows:
@@ -134,7 +133,7 @@ def load_docx(path: Path) -> Iterator[Block]:
                     if block is not None:
                         yield block
                 continue
-            yield from table_blocks(rows[0], rows[1:], table_id=f"table-{tables}", heading_path=path_now)
+            yield from table_blocks(rows[0], rows[1:], table_id=f"table-{outline.tables}", heading_path=path_now)
             continue
         text = item.text
         if not text.strip():
@@ -142,10 +141,8 @@ def load_docx(path: Path) -> Iterator[Block]:
         level = heading_level(item)
         if level is not None:
             title = " ".join(text.split())
-            while headings and headings[-1][0] >= level:
-                headings.pop()
-            headings.append((level, title))
-            block = make_block(title, "heading", heading_path=tuple(t for _, t in headings))
+            outline.enter(level, title)
+            block = make_block(title, "heading", heading_path=outline.path)
         else:
             kind = "list_item" if _is_list_item(item) else "paragraph"
             block = make_block(text, kind, heading_path=path_now)

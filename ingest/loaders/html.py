@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.loaders.base import make_block
+from ingest.loaders.base import Outline, make_block
 from ingest.loaders.tables import is_numeric, table_blocks
 from ingest.loaders.text import SNIFF_BYTES, binary_error, looks_binary
 from ingest.types import Block
@@ -93,16 +92,6 @@ def element_text(tag: Tag) -> str:
     return "\n".join(line.strip() for line in text.split("\n"))
 
 
-@dataclass
-class _State:
-    headings: list[tuple[int, str]] = field(default_factory=list)
-    tables: int = 0
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(t for _, t in self.headings)
-
-
 def _rows(table: Tag) -> list[list[Tag]]:
     """Rows of ``table`` itself (not of nested tables) as lists of cells."""
     rows = []
@@ -143,7 +132,7 @@ def _expand(cells: list[Tag]) -> list[str]:
     return out
 
 
-def _table(table: Tag, rows: list[list[Tag]], state: _State) -> Iterator[Block]:
+def _table(table: Tag, rows: list[list[Tag]], state: Outline) -> Iterator[Block]:
     texts = [_expand(r) for r in rows]
     # Header: the first row made of <th>; else the first row with two or more texts unless it
     # holds a number (a table without header, e.g. a table of contents: columns by position).
@@ -178,7 +167,7 @@ def _ends_with_break(inline: list[str]) -> bool:
     return False
 
 
-def _flush(inline: list[str], state: _State) -> Iterator[Block]:
+def _flush(inline: list[str], state: Outline) -> Iterator[Block]:
     """The running inline text as one paragraph (its ``<br>`` kept as line breaks)."""
     if inline:
         lines = (" ".join(line.split()) for line in "".join(inline).split("\n"))
@@ -188,7 +177,7 @@ def _flush(inline: list[str], state: _State) -> Iterator[Block]:
             yield block
 
 
-def _walk(node: Tag, state: _State, inline: list[str]) -> Iterator[Block]:
+def _walk(node: Tag, state: Outline, inline: list[str]) -> Iterator[Block]:
     """Blocks under ``node``. Inline elements are transparent: their text joins ``inline``,
     the running paragraph, which is flushed at the next block-level element or ``<br><br>``."""
     from bs4 import NavigableString, Tag
@@ -211,10 +200,8 @@ def _walk(node: Tag, state: _State, inline: list[str]) -> Iterator[Block]:
             if name in HEADINGS:
                 level = HEADINGS[name]
                 text = " ".join(element_text(child).split())
-                while state.headings and state.headings[-1][0] >= level:
-                    state.headings.pop()
+                state.enter(level, text)
                 if text:
-                    state.headings.append((level, text))
                     block = make_block(text, "heading", heading_path=state.path)
                     if block is not None:
                         yield block
@@ -248,7 +235,7 @@ def _walk(node: Tag, state: _State, inline: list[str]) -> Iterator[Block]:
             inline.append(_SPACE.sub(" ", str(child).replace("\n", " ")))
 
 
-def _list_item(li: Tag, state: _State) -> Iterator[Block]:
+def _list_item(li: Tag, state: Outline) -> Iterator[Block]:
     """The item's own text as a ``list_item``; nested lists follow as their own items."""
     from bs4 import Tag
 
@@ -270,7 +257,7 @@ def load_html(path: Path) -> Iterator[Block]:
     if looks_binary(data[:SNIFF_BYTES]):
         raise binary_error(path)
     soup = _soup(data)
-    state = _State()
+    state = Outline()
     inline: list[str] = []
     yield from _walk(soup.body or soup, state, inline)
     yield from _flush(inline, state)

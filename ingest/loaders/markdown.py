@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.access import AccessMetaError, strip_front_matter
-from ingest.loaders.base import LoadError, make_block
+from ingest.loaders.base import LoadError, Outline, make_block
 from ingest.loaders.tables import table_blocks
 from ingest.loaders.text import detect_encoding, iter_decoded, iter_lines, iter_normalized
 from ingest.types import Block
@@ -95,18 +94,6 @@ def _html_text(html: str) -> str:
     return element_text(BeautifulSoup(html, "html.parser"))
 
 
-@dataclass
-class _State:
-    """What carries over between segments of one file."""
-
-    headings: list[tuple[int, str]] = field(default_factory=list)
-    tables: int = 0
-
-    @property
-    def path(self) -> tuple[str, ...]:
-        return tuple(text for _, text in self.headings)
-
-
 def _table(tokens: Sequence[Token], start: int) -> tuple[list[str], list[list[str]], int]:
     """Header cells, body rows and the index after ``table_close``."""
     header: list[str] = []
@@ -136,7 +123,7 @@ def _table(tokens: Sequence[Token], start: int) -> tuple[list[str], list[list[st
     return header, rows, i
 
 
-def blocks_from_tokens(tokens: Sequence[Token], state: _State) -> Iterator[Block]:
+def blocks_from_tokens(tokens: Sequence[Token], state: Outline) -> Iterator[Block]:
     list_kinds: list[bool] = []  # one per open list: ordered?
     marker: str | None = None  # prefix for the first paragraph of the current list item
     i = 0
@@ -146,10 +133,8 @@ def blocks_from_tokens(tokens: Sequence[Token], state: _State) -> Iterator[Block
         if kind == "heading_open":
             level = int(t.tag[1:])
             text = " ".join(render_inline(tokens[i + 1]).split())
-            while state.headings and state.headings[-1][0] >= level:
-                state.headings.pop()
+            state.enter(level, text)
             if text:
-                state.headings.append((level, text))
                 block = make_block(text, "heading", heading_path=state.path)
                 if block is not None:
                     yield block
@@ -193,7 +178,7 @@ def load_markdown(path: Path) -> Iterator[Block]:
     encoding = detect_encoding(path)
     lines = iter_lines(iter_normalized(iter_decoded(path, encoding)))
     parser = _parser()
-    state = _State()
+    state = Outline()
     for n, segment in enumerate(iter_segments(lines, SEGMENT_CHARS)):
         if n == 0:
             try:
