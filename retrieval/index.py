@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,23 @@ from ingest.types import Chunk
 
 from .permissions import _prefix_match
 from .types import ALL_GROUPS, Filters
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """An unfiltered nearest-neighbour query and the catalog chunks of its results.
+
+    ``found``: [(chunk id, cosine)] best first, over every vector in the collection whatever
+    its groups; ``chunks``: the catalog rows of those ids (ids the catalog lacks are absent);
+    ``complete``: ``found`` holds every vector of the collection, so no chunk is missing from it.
+    """
+
+    found: list[tuple[str, float]]
+    chunks: dict[str, Chunk]
+    complete: bool
+
+
+_NEAREST_MEMO = 8  # entries: the lists of a few concurrent hybrid searches
 
 
 @dataclass
@@ -53,6 +71,9 @@ class IndexReader:
         self._open_lock = threading.RLock()  # lazy opening of catalog/store/embedder, thread-safe
         self._analyzer: Any = None
         self._query_cache: dict[str, npt.NDArray[np.float32]] = {}
+        self._nearest_lock = threading.Lock()
+        # (catalog generation, n, query vector bytes) -> pending or finished unfiltered query
+        self._nearest_memo: dict[tuple[int, int, bytes], Future[Nearest]] = {}
 
     @property
     def catalog(self) -> Catalog:
@@ -119,6 +140,38 @@ class IndexReader:
                 while len(self._query_cache) > 256:
                     self._query_cache.pop(next(iter(self._query_cache)))
         return vec
+
+    def nearest(self, vector: npt.NDArray[np.float32], n: int) -> Nearest:
+        """The ``n`` nearest vectors to ``vector`` (dim,), unfiltered, with their chunks; memoised.
+
+        The dense lists of one hybrid search (one per language) ask for the same query and ``n``
+        concurrently: the first caller runs the one Chroma query, the others wait for its result
+        and each filters it to its own language. Keyed on the catalog generation, so an ingest by
+        another process is seen by the next search. No permission check here: callers filter
+        (``permissions.to_hits``), as every result of this method includes restricted chunks.
+        """
+        key = (self.catalog.generation(), n, np.ascontiguousarray(vector, dtype=np.float32).tobytes())
+        with self._nearest_lock:
+            fut = self._nearest_memo.get(key)
+            owner = fut is None
+            if fut is None:
+                fut = self._nearest_memo[key] = Future()
+                while len(self._nearest_memo) > _NEAREST_MEMO:  # oldest first; waiters keep their future
+                    self._nearest_memo.pop(next(iter(self._nearest_memo)))
+        if not owner:
+            return fut.result()
+        try:
+            total = self.store.count()
+            found = self.store.query(vector, n) if n > 0 else []
+            res = Nearest(found, self.chunks([i for i, _ in found]), complete=len(found) >= total)
+        except BaseException as e:
+            with self._nearest_lock:
+                if self._nearest_memo.get(key) is fut:
+                    del self._nearest_memo[key]  # do not memoise a failure
+            fut.set_exception(e)
+            raise
+        fut.set_result(res)
+        return res
 
     @property
     def analyzer(self) -> Any:
