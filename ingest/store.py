@@ -145,6 +145,31 @@ class ChromaStore:
         res = col.query(query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
+    def get_vectors(self, ids: Sequence[str], page: int = 4000) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """The stored vectors of ``ids``: (float32 [len(ids), dim] in the order of ``ids``, bool
+        [len(ids)] True where the collection has the id). Rows of missing ids are zeros; dim is 0
+        when none is found. Fetched ``page`` ids per Chroma call (one call for all would build
+        the whole response at once; the page size bounds that, 4000 x 384 floats ~ 6 MB)."""
+        ids = list(ids)
+        if page <= 0:
+            raise ValueError(f"page must be a positive number of ids, got {page}")
+        pos = {cid: i for i, cid in enumerate(ids)}
+        found = np.zeros(len(ids), dtype=np.bool_)
+        out: npt.NDArray[np.float32] | None = None
+        col = self._connect()
+        for start in range(0, len(ids), page):
+            res = col.get(ids=ids[start : start + page], include=["embeddings"])
+            got = res["ids"]
+            if not got:
+                continue
+            vecs = np.asarray(res["embeddings"], dtype=np.float32)  # [len(got), dim]
+            if out is None:
+                out = np.zeros((len(ids), vecs.shape[1]), dtype=np.float32)
+            rows = np.fromiter((pos[cid] for cid in got), dtype=np.int64, count=len(got))
+            out[rows] = vecs  # Chroma does not promise the order of the ids asked for
+            found[rows] = True
+        return (out if out is not None else np.zeros((len(ids), 0), dtype=np.float32)), found
+
     def reset(self) -> None:
         """Drop the collection (``--reindex``)."""
         self._connect()

@@ -1,34 +1,42 @@
-"""Dense retrieval: embed the query (E5 "query: " side), nearest neighbours in Chroma.
+"""Dense retrieval: embed the query (E5 "query: " side), nearest neighbours among the chunk vectors.
 
-Search strategy (why not simply a filtered Chroma query): Chroma evaluates a metadata ``where``
-(groups ``$contains``, lang, type, date, path) over the whole collection before its HNSW search;
-measured ~35 ms at 10k chunks and ~480 ms at 100k, paid once per dense list of a hybrid search.
-An unfiltered HNSW query costs a few ms. So:
+Search strategy (why no filtered Chroma query): Chroma evaluates a metadata ``where`` (groups
+``$contains``, lang, type, date, path) over the whole collection before its HNSW search; measured
+27-47 ms at 10k chunks and ~480 ms at 100k whatever it matches, paid once per dense list of a
+hybrid search. An unfiltered HNSW query costs a few ms. So:
 
 1. ask for the ``overfetch(k)`` nearest vectors *unfiltered* (one query, shared by the
    per-language lists of a hybrid search: ``IndexReader.nearest`` memoises it), and keep the
    chunks this caller may see and that pass the filters (``to_hits``: the catalog's groups and
-   metadata, the same final guard as before);
+   metadata, the final guard);
 2. if fewer than ``k`` survive and the unfiltered query did not already cover the whole
-   collection, run the filtered Chroma query exactly as before (rare groups, narrow filters).
+   collection, search *exactly*: cosine of the query against every chunk vector, held in memory
+   by the reader (``IndexReader.vectors``, [n, dim] float32, ~154 MB at 100k chunks; loaded from
+   Chroma the first time a search needs it, reloaded when the catalog generation moves), masked
+   by the same numpy row mask the BM25 side uses (``IndexReader.allowed_mask``: groups, type,
+   lang, date, path), top-k by ``exact_top_k``. Cost: one [n, dim] x [dim] product, memory-bound:
+   measured (2 busy cores) p50 0.2 ms at 10k chunks, ~16 ms at 100k (154 MB read per query;
+   float16 would halve it at the price of exactness). The result then passes ``to_hits``.
 
-Why step 1 returns what the filtered query returns: let s_N be the N-th (last) score of the
+Why step 1 returns what a filtered search returns: let s_N be the N-th (last) score of the
 unfiltered top-N. Every chunk outside that list scores <= s_N; when at least k of the listed
 chunks are visible, the k-th visible one scores >= s_N, so no unlisted visible chunk can outrank
 it: the first k visible chunks of the list *are* the top-k visible chunks (same ids, same order
-up to equal scores), for exact search. HNSW is approximate on both sides. The unfiltered
-search runs with ef = max(search_ef, N) >= N, a wider beam than a filtered search for k; hnswlib's
-filtered search (Chroma's ``where``) instead keeps walking until it holds ef *allowed* chunks.
-So near the query the unfiltered route is the more accurate one (measured on the 10k benchmark
-index, E5, public caller, top-50 per language list vs exact cosine: recall 0.997 unfiltered
-route, 0.980 filtered), while for a subset far from the query (the other language's list,
-whose chunks sit in the tail of an approximate top-N) the filtered search can find one the
-unfiltered beam passed by (tests/retrieval/test_dense.py measures this). Neither route can
-return a chunk the caller may not see: every chunk passes ``to_hits`` against the catalog.
+up to equal scores), for exact search. HNSW is approximate; the unfiltered search runs with
+ef = max(search_ef, N) >= N, a wider beam than a filtered search for k, so near the query it is
+the more accurate one (10k benchmark index, E5, public caller, top-50 per language list vs exact
+cosine: recall 0.997 unfiltered route, 0.980 Chroma filtered). Step 2 is exact, so at least as
+good as Chroma's filtered HNSW search it replaces, which could miss chunks of a subset far from
+the query. Neither step can return a chunk the caller may not see: the row mask holds only
+visible rows, and every chunk passes ``to_hits`` against the catalog again.
 
-Known limit: E5 ranks the query's own language far above the other, so the *other* language's
-list rarely finds k chunks among the top-N (10k index: its 50th chunk is at global rank ~1,200
-to ~2,300) and takes the filtered fallback: a hybrid search pays one filtered query instead of two.
+Step 2 is the common case for one list: E5 ranks the query's own language far above the other,
+so the *other* language's list rarely finds k chunks among the top-N (10k index: its 50th chunk
+sits at global rank ~1,200 to ~2,300); rare groups and narrow filters take it too.
+
+Chroma server (``chroma_url``): pulling every vector over HTTP into each serving process is the
+wrong trade there, so the reader's ``filtered_search="auto"`` keeps Chroma's filtered query
+(``where``) for a remote store; ``"exact"`` / ``"chroma"`` force either route.
 """
 
 from __future__ import annotations
@@ -36,7 +44,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .index import IndexReader
+import numpy as np
+import numpy.typing as npt
+
+from .index import IndexReader, VectorMatrix
 from .permissions import chroma_where, normalise_groups, to_hits
 from .types import Filters, Hit
 
@@ -47,8 +58,35 @@ OVERFETCH_MIN_EXTRA = 100
 def overfetch(k: int) -> int:
     """Candidates to ask the unfiltered query for, to return ``k`` visible ones: k=10 -> 110,
     k=50 (hybrid depth) -> 200. A public caller of a two-language index keeps about half of
-    them per language list; a smaller visible share ends in the filtered fallback."""
+    them per language list; a smaller visible share ends in the exact fallback."""
     return max(OVERFETCH_FACTOR * k, k + OVERFETCH_MIN_EXTRA)
+
+
+def exact_top_k(vm: VectorMatrix, query: npt.NDArray[np.float32], allowed: npt.NDArray[np.bool_] | None,
+                k: int) -> list[tuple[str, float]]:
+    """[(chunk id, cosine)] of the ``k`` best rows of ``vm`` for ``query`` (dim,) among ``allowed``
+    (bool [n]; None: every row), best first, equal scores in id order (deterministic); rows
+    without a vector never come back."""
+    if k <= 0 or vm.matrix.shape[1] == 0:
+        return []
+    ok = vm.has_vector if allowed is None else allowed & vm.has_vector  # [n]
+    rows = np.flatnonzero(ok)  # [m]
+    if rows.size == 0:
+        return []
+    q = np.asarray(query, dtype=np.float32)
+    if q.shape != (vm.matrix.shape[1],):
+        raise ValueError(f"query vector has shape {q.shape}, the index holds {vm.matrix.shape[1]}-dim vectors; "
+                         "query with the embedder the index was built with")
+    q = q / (np.linalg.norm(q) or 1.0)
+    # [m]; few rows allowed: gather them (copies m x dim), else one product over the whole matrix
+    scores = vm.matrix[rows] @ q if rows.size * 4 < ok.size else (vm.matrix @ q)[rows]
+    if k < rows.size:
+        kth = np.partition(scores, rows.size - k)[rows.size - k]
+        keep = np.flatnonzero(scores >= kth)  # >= k rows: all ties at the cut, for the id tie-break
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((vm.id_rank[rows], -scores))[:k]
+    ids = vm.rows.ids
+    return [(ids[i], float(s)) for i, s in zip(rows[order], scores[order], strict=True)]
 
 
 class DenseRetriever:
@@ -76,6 +114,10 @@ class DenseRetriever:
         hits = to_hits(near.found, near.chunks, ug, filters, "dense")
         if len(hits) >= top_k or near.complete:
             return hits[:top_k]
-        # too few visible among the unfiltered candidates: the filtered query, as it always was
-        found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
+        # too few visible among the unfiltered candidates: search only the visible ones
+        if self.reader.exact_fallback:
+            vm = self.reader.vectors()
+            found = exact_top_k(vm, vec, self.reader.allowed_mask(vm.rows, ug, filters), top_k)
+        else:
+            found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
         return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")

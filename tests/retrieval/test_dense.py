@@ -1,6 +1,8 @@
 """Dense retrieval: the unfiltered over-fetch + post-filter returns what the filtered Chroma query
-returns, falls back to it when too few candidates are visible, and one hybrid search makes one
-unfiltered Chroma query for all its per-language lists.
+returns; when too few candidates are visible it falls back to an exact in-memory search, equal to
+a brute-force numpy reference (or, with ``filtered_search="chroma"``, to the filtered Chroma
+query); no query path of the default (local) reader sends Chroma a ``where``; one hybrid search
+makes one unfiltered Chroma query for all its per-language lists.
 
 Real pipeline (real Chroma, catalog, BM25) with the hashing embedder; each document is one chunk.
 """
@@ -9,21 +11,27 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+import retrieval.dense as dense_mod
 from ingest.pipeline import Ingestor
 from ingest.settings import IndexSettings
-from retrieval.dense import DenseRetriever, overfetch
+from ingest.store import ChromaStore
+from retrieval.dense import DenseRetriever, exact_top_k, overfetch
 from retrieval.factory import make_retriever
 from retrieval.hybrid import HybridRetriever
-from retrieval.index import IndexReader
+from retrieval.index import IndexReader, VectorMatrix, _RowMeta
 from retrieval.permissions import chroma_where, is_visible, matches_filters, normalise_groups, to_hits
 from retrieval.types import Filters
+
+_REAL_QUERY = ChromaStore.query  # captured before ``spy`` patches it
 
 EN = ["salary", "budget", "vpn", "leave", "password", "server", "plan", "audit", "travel", "laptop",
       "policy", "expense", "holiday", "network", "backup", "invoice", "contract", "meeting"]
@@ -32,9 +40,17 @@ JA = ["給与", "予算", "休暇", "申請", "規程", "出張", "経費", "会
 
 @dataclass
 class Spy:
-    """Records the ``where`` of every ``ChromaStore.query`` call."""
+    """Records the ``where`` of every ``ChromaStore.query`` call, the exact fallbacks
+    (``exact_top_k``) and the vector loads (``ChromaStore.get_vectors``)."""
 
     calls: list[dict[str, Any] | None] = field(default_factory=list)
+    exact: int = 0
+    loads: int = 0
+    real_query: Callable[..., list[tuple[str, float]]] | None = None
+
+    def clear(self) -> None:
+        self.calls.clear()
+        self.exact = 0
 
     @property
     def unfiltered(self) -> int:
@@ -97,28 +113,57 @@ def rare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndexReader]:
 def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
     """Every IndexReader's store records its queries (patched on the class: readers of module
     fixtures were opened before this test)."""
-    from ingest.store import ChromaStore
-
-    s = Spy()
     real = ChromaStore.query
+    real_get = ChromaStore.get_vectors
+    real_exact = dense_mod.exact_top_k
+    s = Spy(real_query=real)
 
     def query(self: ChromaStore, vector: Any, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         s.calls.append(where)
         return real(self, vector, k, where=where)
 
+    def get_vectors(self: ChromaStore, ids: Sequence[str], page: int = 4000) -> Any:
+        s.loads += 1
+        return real_get(self, ids, page)
+
+    def exact(*args: Any) -> list[tuple[str, float]]:
+        s.exact += 1
+        return real_exact(*args)
+
     monkeypatch.setattr(ChromaStore, "query", query)
+    monkeypatch.setattr(ChromaStore, "get_vectors", get_vectors)
+    monkeypatch.setattr(dense_mod, "exact_top_k", exact)
     yield s
 
 
 def reference(reader: IndexReader, query: str, k: int, filters: Filters | None, groups: Sequence[str] | None,
               lang: str | None = None) -> list[tuple[str, float]]:
-    """Today's behaviour: the filtered Chroma query, then the final guard."""
+    """The former behaviour: the filtered Chroma query (not recorded by ``spy``), then the final guard."""
     ug = normalise_groups(groups)
     if lang is not None:
         filters = replace(filters or Filters(), langs=(lang,))
     vec = reader.embed_query(query)
-    found = reader.store.query(vec, k, where=chroma_where(ug, filters))
+    found = _REAL_QUERY(reader.store, vec, k, where=chroma_where(ug, filters))
     return [(h.chunk.id, h.score) for h in to_hits(found, reader.chunks([i for i, _ in found]), ug, filters, "dense")]
+
+
+def brute_force(reader: IndexReader, query: str, k: int, filters: Filters | None, groups: Sequence[str] | None,
+                lang: str | None = None) -> list[tuple[str, float]]:
+    """Exact top-k by cosine over every stored vector the caller may see (catalog groups and
+    filters checked chunk by chunk), equal scores in id order: independent of ``allowed_mask``."""
+    ug = normalise_groups(groups)
+    if lang is not None:
+        filters = replace(filters or Filters(), langs=(lang,))
+    got = reader.store._connect().get(include=["embeddings"])
+    chunks = reader.chunks(got["ids"])
+    q = reader.embed_query(query)
+    scored = []
+    for cid, v in zip(got["ids"], got["embeddings"], strict=True):
+        c = chunks.get(cid)
+        if c is not None and is_visible(c.groups, ug) and matches_filters(c, filters):
+            v = np.asarray(v, dtype=np.float64)
+            scored.append((cid, float(v @ q / np.linalg.norm(v))))
+    return sorted(scored, key=lambda x: (-round(x[1], 6), x[0]))[:k]
 
 
 def same(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
@@ -158,6 +203,41 @@ def check(got: list[tuple[str, float]], want: list[tuple[str, float]], list_lang
         assert len(above & {i for i, _ in got}) >= 0.6 * len(above)
 
 
+def at_least_as_good(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    """An exact top-k against Chroma's filtered (approximate) one: as many hits, the i-th score
+    never below Chroma's i-th, and most of Chroma's chunks above the cut-off among them."""
+    assert len(got) == len(want)
+    assert all(g[1] >= w[1] - 1e-6 for g, w in zip(got, want, strict=True))
+    if got:
+        cut = max(got[-1][1], want[-1][1]) + 1e-6
+        above = {i for i, s in want if s > cut}
+        assert len(above & {i for i, _ in got}) >= 0.6 * len(above)
+
+
+def exact(got: list[tuple[str, float]], want: list[tuple[str, float]]) -> None:
+    """The brute-force ranking: same scores position by position, each returned id scored as the
+    reference scores it, the same ids above the cut-off. Order among scores within float32 vs
+    float64 rounding (~1e-7) may differ; exact ties in id order: ``test_exact_top_k_ties...``."""
+    assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-5)
+    ref = dict(want)
+    assert all(ref.get(i, -9.0) == pytest.approx(s, abs=1e-5) for i, s in got if s > got[-1][1] + 1e-5)
+    same(got, want)
+
+
+def verify(reader: IndexReader, spy: Spy, hits: list[Any], q: str, k: int, f: Filters | None,
+           groups: Sequence[str] | None, lang: str | None, list_lang: str | None) -> None:
+    """The checks for one ``retrieve`` made since ``spy.clear()``."""
+    got = [(h.chunk.id, h.score) for h in hits]
+    assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    assert spy.filtered == 0, "the local reader must never send Chroma a where"
+    want = reference(reader, q, k, f, groups, lang)
+    if spy.exact:
+        exact(got, brute_force(reader, q, k, f, groups, lang))
+        at_least_as_good(got, want)
+    else:
+        check(got, want, list_lang, q)
+
+
 def test_overfetch() -> None:
     assert overfetch(10) == 110 and overfetch(50) == 200 and overfetch(1) == 101
 
@@ -169,13 +249,11 @@ def test_equals_the_filtered_query_when_most_chunks_are_visible(mixed: IndexRead
         r = DenseRetriever(mixed, lang)
         for q in QUERIES:
             for k in (1, 5, 20):
-                spy.calls.clear()
+                spy.clear()
                 hits = r.retrieve(q, top_k=k, groups=groups)
-                took_fallback = spy.filtered > 0
-                got = [(h.chunk.id, h.score) for h in hits]
-                assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
-                check(got, reference(mixed, q, k, None, groups, lang), lang, q)
-                assert len(got) == k
+                assert len(hits) == k
+                took_fallback = spy.exact > 0
+                verify(mixed, spy, hits, q, k, None, groups, lang, lang)
                 if lang is None:  # >= 60 % of the chunks are visible: the candidates suffice
                     assert not took_fallback, (groups, q, k)
 
@@ -186,22 +264,23 @@ def test_a_rare_group_still_gets_its_one_chunk(rare: IndexReader, spy: Spy) -> N
     # top-101 of 151 by cosine are all "hr" chunks (the rare one shares no n-gram with the query)
     hits = r.retrieve("salary budget vpn", top_k=1, groups=["rare"])
     assert [h.chunk.id for h in hits] == [rare_id]
-    assert spy.unfiltered == 1 and spy.filtered == 1, "expected the filtered fallback"
+    assert spy.unfiltered == 1 and spy.exact == 1 and spy.filtered == 0, "expected the exact fallback"
     same([(h.chunk.id, h.score) for h in hits], reference(rare, "salary budget vpn", 1, None, ["rare"]))
 
-    spy.calls.clear()
+    spy.clear()
     hits = r.retrieve("salary budget vpn", top_k=5, groups=["rare"])
     assert [h.chunk.id for h in hits] == [rare_id]  # fewer than k exist: not padded with others
-    assert spy.filtered == 1
+    assert spy.exact == 1 and spy.filtered == 0
 
     # over-fetch covers the whole collection (overfetch(50) = 200 >= 151): no fallback needed
-    spy.calls.clear()
+    spy.clear()
     hits = r.retrieve("salary budget vpn", top_k=50, groups=["rare"])
     assert [h.chunk.id for h in hits] == [rare_id]
-    assert spy.unfiltered == 1 and spy.filtered == 0
+    assert spy.unfiltered == 1 and spy.exact == 0 and spy.filtered == 0
 
     assert r.retrieve("salary budget vpn", top_k=5, groups=None) == []  # nothing is public
     assert r.retrieve("salary budget vpn", top_k=50, groups=None) == []
+    assert spy.loads == 1  # the vector matrix was loaded once, by the first fallback
 
 
 FILTERS = [
@@ -218,12 +297,14 @@ FILTERS = [
 
 @pytest.mark.parametrize("f", FILTERS, ids=repr)
 def test_filters_match_the_filtered_query(mixed: IndexReader, spy: Spy, f: Filters) -> None:
+    fallbacks = 0
     for groups in (None, ["hr"]):
         ug = normalise_groups(groups)
         for lang in (None, "en", "ja"):
             r = DenseRetriever(mixed, lang)
             for q in QUERIES[:4]:
                 for k in (3, 20):
+                    spy.clear()
                     hits = r.retrieve(q, top_k=k, filters=f, groups=groups)
                     for h in hits:
                         assert is_visible(h.chunk.groups, ug) and matches_filters(h.chunk, f)
@@ -231,9 +312,36 @@ def test_filters_match_the_filtered_query(mixed: IndexReader, spy: Spy, f: Filte
                     if lang is not None and f.langs and lang not in f.langs:
                         assert hits == []
                         continue
+                    fallbacks += spy.exact
                     list_lang = lang or (f.langs[0] if len(f.langs) == 1 else None)
-                    check([(h.chunk.id, h.score) for h in hits], reference(mixed, q, k, f, groups, lang), list_lang, q)
-    assert spy.filtered > 0 or f != FILTERS[5], "the one-month filter should need the fallback"
+                    verify(mixed, spy, hits, q, k, f, groups, lang, list_lang)
+    assert fallbacks > 0 or f != FILTERS[5], "the one-month filter should need the fallback"
+
+
+def test_chroma_mode_uses_the_filtered_query(mixed: IndexReader, spy: Spy) -> None:
+    """``filtered_search="chroma"`` (and "auto" with a Chroma server) keeps the old fallback."""
+    assert mixed.filtered_search == "auto" and mixed.exact_fallback
+    remote = replace(mixed.settings, chroma_url="http://127.0.0.1:8000")
+    assert not IndexReader(remote).exact_fallback
+    assert IndexReader(remote, filtered_search="exact").exact_fallback
+    with pytest.raises(ValueError, match=r"invalid filtered_search 'fast'.*auto, exact, chroma"):
+        IndexReader(mixed.settings, filtered_search="fast")
+
+    reader = IndexReader(mixed.settings, filtered_search="chroma")
+    try:
+        f = FILTERS[5]
+        for q in QUERIES[:4]:
+            spy.clear()
+            for lang in ("en", "ja"):
+                hits = DenseRetriever(reader, lang).retrieve(q, top_k=20, filters=f)
+                got = [(h.chunk.id, h.score) for h in hits]
+                same(got, reference(reader, q, 20, f, None, lang))
+            # one month in twelve, per language: 20 visible are never among the 120 candidates;
+            # the second list reuses the first one's unfiltered query
+            assert spy.unfiltered == 1 and spy.filtered == 2 and spy.exact == 0
+        assert spy.loads == 0  # no vector matrix in this mode
+    finally:
+        reader.close()
 
 
 def test_one_hybrid_search_makes_one_unfiltered_query(mixed: IndexReader, spy: Spy) -> None:
@@ -244,15 +352,23 @@ def test_one_hybrid_search_makes_one_unfiltered_query(mixed: IndexReader, spy: S
     # queries in both languages: with the hashing embedder an English query has (almost) no
     # Japanese chunk among its nearest candidates, which would send dense[ja] to the fallback
     for q in ("laptop backup 会議", "研修 承認 meeting vpn"):
-        spy.calls.clear()
+        spy.clear()
         hits = r.retrieve(q, top_k=10, groups=None)
         assert hits and all(h.chunk.groups == ("public",) for h in hits)
         # dense[en] and dense[ja] ran concurrently and shared one Chroma call; no fallback
-        assert spy.calls == [None]
+        assert spy.calls == [None] and spy.exact == 0
         # each list is what its own filtered query gives
         for d in dense:
             got = [(h.chunk.id, h.score) for h in d.retrieve(q, top_k=10)]
             check(got, reference(mixed, q, 10, None, None, d.lang), d.lang, "contract 契約")
+
+
+def test_hybrid_search_with_the_fallback_sends_no_where(mixed: IndexReader, spy: Spy) -> None:
+    r = make_retriever(mixed, "hybrid", depth=10)
+    spy.clear()
+    hits = r.retrieve("salary budget", top_k=10, groups=["hr"], filters=FILTERS[5])
+    assert hits and all(matches_filters(h.chunk, FILTERS[5]) for h in hits)
+    assert spy.exact > 0 and spy.filtered == 0 and spy.unfiltered == 1
 
 
 def test_memo_follows_the_catalog_generation(mixed: IndexReader, spy: Spy) -> None:
@@ -266,3 +382,71 @@ def test_memo_follows_the_catalog_generation(mixed: IndexReader, spy: Spy) -> No
     c = mixed.nearest(vec, 30)
     assert spy.unfiltered == 2 and c.found == a.found
     assert mixed.nearest(vec, 500).complete and len(mixed.nearest(vec, 500).found) == 240
+
+
+def test_vector_matrix_is_built_once_per_generation(mixed: IndexReader, spy: Spy) -> None:
+    a = mixed.vectors()
+    loads = spy.loads
+    assert mixed.vectors() is a and spy.loads == loads
+    _, rows = mixed.bm25()
+    assert a.rows is rows and a.matrix.shape == (240, mixed.embedder.dim) and a.matrix.dtype == np.float32
+    assert a.has_vector.all()
+    np.testing.assert_allclose(np.linalg.norm(a.matrix, axis=1), 1.0, atol=1e-5)
+    with mixed.catalog.transaction() as db:
+        mixed.catalog.bump_generation(db)
+    # concurrent searches after the move: one of them loads, the others wait for its matrix
+    out: list[VectorMatrix] = []
+    threads = [threading.Thread(target=lambda: out.append(mixed.vectors())) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert spy.loads == loads + 1 and len({id(x) for x in out}) == 1
+    b = out[0]
+    assert b is not a and b.rows.ids == a.rows.ids
+    np.testing.assert_array_equal(b.matrix, a.matrix)
+    # rows follow the BM25 row order, whatever order Chroma returns vectors in
+    ids = list(rows.ids)
+    got = mixed.store._connect().get(ids=ids[:5], include=["embeddings"])
+    for cid, v in zip(got["ids"], got["embeddings"], strict=True):
+        np.testing.assert_allclose(b.matrix[ids.index(cid)], np.asarray(v) / np.linalg.norm(v), atol=1e-6)
+
+
+def test_get_vectors_keeps_the_order_asked_for(mixed: IndexReader) -> None:
+    ids = sorted(mixed.store.all_ids())
+    random.Random(1).shuffle(ids)
+    ids.insert(7, "no-such-chunk")
+    whole, found = mixed.store.get_vectors(ids)
+    paged, found2 = mixed.store.get_vectors(ids, page=13)
+    assert whole.shape == (241, mixed.embedder.dim) and found.sum() == 240 and not found[7]
+    assert not whole[7].any()
+    np.testing.assert_array_equal(whole, paged)
+    np.testing.assert_array_equal(found, found2)
+    one = mixed.store._connect().get(ids=[ids[20]], include=["embeddings"])["embeddings"][0]
+    np.testing.assert_array_equal(whole[20], np.asarray(one, dtype=np.float32))
+    empty, none = mixed.store.get_vectors(["no-such-chunk"])
+    assert empty.shape == (1, 0) and not none.any()
+    with pytest.raises(ValueError, match="page must be a positive"):
+        mixed.store.get_vectors(ids, page=0)
+
+
+def test_exact_top_k_ties_and_missing_vectors() -> None:
+    ids = ["e", "b", "d", "a", "c", "f"]
+    n = len(ids)
+    rows = _RowMeta(ids, {}, np.array(["md"] * n), np.array(["en"] * n), np.zeros(n, dtype=np.int64), [""] * n)
+    m = np.array([[1, 0], [0.6, 0.8], [0.6, 0.8], [0.6, 0.8], [0, 1], [1, 0]], dtype=np.float32)
+    has = np.array([True, True, True, True, True, False])  # "f" lost its vector
+    rank = np.argsort(np.argsort(np.array(ids)))
+    vm = VectorMatrix(rows, m, has, rank)
+    q = np.array([0.6, 0.8], dtype=np.float32)
+    # three rows tie at 1.0: id order, whichever of them the cut-off keeps
+    assert [i for i, _ in exact_top_k(vm, q, None, 2)] == ["a", "b"]
+    assert [i for i, _ in exact_top_k(vm, q, None, 10)] == ["a", "b", "d", "c", "e"]
+    assert exact_top_k(vm, q, None, 4)[3] == ("c", pytest.approx(0.8))
+    allowed = np.array([True, False, True, False, False, True])
+    assert [i for i, _ in exact_top_k(vm, q, allowed, 10)] == ["d", "e"]  # "f" allowed, no vector
+    assert exact_top_k(vm, q * 3, allowed, 1) == [("d", pytest.approx(1.0))]  # query normalised
+    assert exact_top_k(vm, q, np.zeros(n, dtype=np.bool_), 3) == []
+    assert exact_top_k(vm, q, None, 0) == []
+    with pytest.raises(ValueError, match="query vector has shape"):
+        exact_top_k(vm, np.ones(3, dtype=np.float32), None, 1)
