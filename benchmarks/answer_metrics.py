@@ -131,6 +131,9 @@ def summarize_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     ``timings`` ({"first_token", "total"} seconds) and optionally ``rss_mb``.
 
     - em / f1 / gold_in: mean over answerable questions (refused = 0);
+    - supported: share of answerable questions whose answer holds a gold answer *and* cites the
+      gold document: a correct answer a reader can check at its source (questions without a gold
+      document count on ``gold_in`` alone);
     - cite_valid: share of non-refused answers with >= 1 valid citation and 0 invalid markers;
     - cite_gold: share of non-refused answers to questions with a gold document whose citations
       include that document;
@@ -157,6 +160,9 @@ def summarize_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "em": _mean([s["em"] for s in scores]),
         "f1": _mean([s["f1"] for s in scores]),
         "gold_in": _mean([s["gold_in"] for s in scores]),
+        "supported": _mean([s["gold_in"] * float(not r.get("gold_source")
+                                                  or any(c["source"] == r["gold_source"] for c in r["citations"]))
+                            for s, r in zip(scores, answerable, strict=True)]),
         "cite_valid": _mean([float(bool(r["citations"]) and r["invalid_citations"] == 0) for r in answered]),
         "cite_gold": _mean([float(any(c["source"] == r["gold_source"] for c in r["citations"])) for r in with_gold]),
         "ctx_gold": _mean([float(r["gold_source"] in r["context_sources"]) for r in answerable

@@ -17,8 +17,8 @@ from ingest.settings import IndexSettings, load_index_settings, read_config_file
 # Relevance floor per retrieval mode, on the best *dense* cosine among the hits (bm25 mode: the
 # best BM25 score). Below it ragqa refuses without calling a generator. E5 cosines sit in a
 # narrow band (0.75-0.9), so these come from calibration on docs_corpus/qa.jsonl
-# (benchmarks/bench_answers.py --calibrate), not intuition; `ragqa calibrate` fits them for your own
-# corpus and stores them in the index.
+# (`ragqa calibrate`, which fits them for your own corpus and stores them in the index;
+# benchmarks/bench_refusal.py prints the trade-off), not intuition.
 DEFAULT_REFUSAL_THRESHOLDS: dict[str, float] = {"dense": 0.80, "hybrid": 0.80, "bm25": 2.0}
 
 

@@ -118,8 +118,8 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         name="qwen2.5-coder-1.5b-instruct",
         aliases=("qwen-1.5b",),
         kind="gguf",
-        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): cites and refuses well in English; "
-                    "Japanese answers weaker",
+        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.1 GB): short answers, often uncited, "
+                    "~14 s each on 2 cores; weaker in Japanese (BENCHMARKS.md)",
         license="Apache-2.0",
         notice="Qwen2.5-NOTICE.txt",
         requirements="qwen2.5-coder-1.5b-instruct.txt",

@@ -119,6 +119,7 @@ def test_summarize_records_hand_computed() -> None:
     # F1: 1; "it was denver broncos who won" has 6 tokens, 2 shared: P = 2/6, R = 1 -> 0.5; refused 0
     assert s["f1"] == pytest.approx((1 + 0.5 + 0) / 3)
     assert s["gold_in"] == pytest.approx(2 / 3)
+    assert s["supported"] == pytest.approx(1 / 3)  # the second holds the answer but cites b.txt
     assert s["ctx_gold"] == pytest.approx(2 / 3)
     assert s["cite_valid"] == pytest.approx(1 / 2)  # two non-refused answers, one with an invalid marker
     assert s["cite_gold"] == pytest.approx(1 / 2)
