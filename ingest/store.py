@@ -136,10 +136,12 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._connect().count())
 
-    def query(self, vector: npt.NDArray[np.float32], k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        """[(chunk id, cosine similarity)] best first."""
+    def query(self, vector: npt.NDArray[np.float32], k: int, where: dict[str, Any] | None = None,
+              count: int | None = None) -> list[tuple[str, float]]:
+        """[(chunk id, cosine similarity)] best first. ``count``: the collection's size if the
+        caller knows it (Chroma's count() is ~25 ms at 100k chunks)."""
         col = self._connect()
-        n = col.count()
+        n = col.count() if count is None else count
         if n == 0 or k <= 0:
             return []
         res = col.query(query_embeddings=[vector], n_results=min(k, n), where=where or None, include=["distances"])

@@ -66,8 +66,9 @@ class _RowMeta:
 
 @dataclass(frozen=True)
 class VectorMatrix:
-    """Every chunk vector, rows aligned with ``rows.ids`` (the BM25 row metadata of the same
-    catalog generation), so ``IndexReader.allowed_mask(rows, ...)`` masks it directly.
+    """Every chunk vector of ``rows`` (the BM25 row metadata of the same catalog generation), so
+    ``IndexReader.allowed_mask(rows, ...)`` (bool [n] in ``rows.ids`` order) masks it; matrix row
+    j is ``rows.ids[perm[j]]``.
 
     Memory: n x dim x 4 B, ~154 MB at 100k chunks of 384 dims (E5-small), held for the life of
     the reader once a search needed it.
@@ -77,6 +78,10 @@ class VectorMatrix:
     matrix: npt.NDArray[np.float32]  # [n, dim], unit rows; zeros where has_vector is False
     has_vector: npt.NDArray[np.bool_]  # [n]; False: a catalog chunk without a vector (crashed ingest)
     id_rank: npt.NDArray[np.int64]  # [n], rank of rows.ids[i] in sorted id order: ties broken by id
+    # matrix row j holds the vector of row perm[j] (None: row j of rows). load_vector_matrix groups
+    # the rows by language, so a one-language search multiplies one contiguous block (no copy):
+    # at 100k chunks a 40 % language block reads 62 MB instead of 154 MB per query
+    perm: npt.NDArray[np.int64] | None = None
 
 
 def load_vector_matrix(store: ChromaStore, rows: _RowMeta) -> VectorMatrix:
@@ -88,7 +93,8 @@ def load_vector_matrix(store: ChromaStore, rows: _RowMeta) -> VectorMatrix:
     np.divide(matrix, norms, out=matrix, where=norms > 0)
     id_rank = np.empty(len(rows.ids), dtype=np.int64)
     id_rank[np.argsort(np.asarray(rows.ids, dtype=object), kind="stable")] = np.arange(len(rows.ids))
-    return VectorMatrix(rows, matrix, found & (norms[:, 0] > 0), id_rank)
+    perm = np.argsort(np.asarray(rows.lang, dtype=str), kind="stable").astype(np.int64)  # [n], by language
+    return VectorMatrix(rows, matrix[perm], found & (norms[:, 0] > 0), id_rank, perm)
 
 
 class IndexReader:
@@ -115,6 +121,7 @@ class IndexReader:
         self._nearest_lock = threading.Lock()
         # (catalog generation, n, query vector bytes) -> pending or finished unfiltered query
         self._nearest_memo: dict[tuple[int, int, bytes], Future[Nearest]] = {}
+        self._count_memo: tuple[int, int] | None = None  # (catalog generation, Chroma count)
         self._vectors: VectorMatrix | None = None
         self._vectors_lock = threading.Lock()  # one builder; other searches wait for its matrix
 
@@ -211,8 +218,8 @@ class IndexReader:
         if not owner:
             return fut.result()
         try:
-            total = self.store.count()
-            found = self.store.query(vector, n) if n > 0 else []
+            total = self._count(key[0])
+            found = self.store.query(vector, n, count=total) if n > 0 else []
             res = Nearest(found, self.chunks([i for i, _ in found]), complete=len(found) >= total)
         except BaseException as e:
             with self._nearest_lock:
@@ -222,6 +229,16 @@ class IndexReader:
             raise
         fut.set_result(res)
         return res
+
+    def _count(self, generation: int) -> int:
+        """Vectors in the collection, once per catalog generation: Chroma's count() costs ~25 ms
+        at 100k chunks (measured), more than the HNSW query it sizes."""
+        memo = self._count_memo
+        if memo is not None and memo[0] == generation:
+            return memo[1]
+        total = self.store.count()
+        self._count_memo = (generation, total)
+        return total
 
     @property
     def analyzer(self) -> Any:

@@ -118,9 +118,10 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
     real_exact = dense_mod.exact_top_k
     s = Spy(real_query=real)
 
-    def query(self: ChromaStore, vector: Any, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+    def query(self: ChromaStore, vector: Any, k: int, where: dict[str, Any] | None = None,
+              count: int | None = None) -> list[tuple[str, float]]:
         s.calls.append(where)
-        return real(self, vector, k, where=where)
+        return real(self, vector, k, where=where, count=count)
 
     def get_vectors(self: ChromaStore, ids: Sequence[str], page: int = 4000) -> Any:
         s.loads += 1
@@ -408,8 +409,13 @@ def test_vector_matrix_is_built_once_per_generation(mixed: IndexReader, spy: Spy
     # rows follow the BM25 row order, whatever order Chroma returns vectors in
     ids = list(rows.ids)
     got = mixed.store._connect().get(ids=ids[:5], include=["embeddings"])
+    at = np.argsort(b.perm) if b.perm is not None else np.arange(len(ids))  # row -> matrix row
     for cid, v in zip(got["ids"], got["embeddings"], strict=True):
-        np.testing.assert_allclose(b.matrix[ids.index(cid)], np.asarray(v) / np.linalg.norm(v), atol=1e-6)
+        np.testing.assert_allclose(b.matrix[at[ids.index(cid)]], np.asarray(v) / np.linalg.norm(v), atol=1e-6)
+    # matrix rows are grouped by language: a one-language search multiplies one contiguous block
+    assert b.perm is not None
+    langs = [rows.lang[i] for i in b.perm]
+    assert langs == sorted(langs)
 
 
 def test_get_vectors_keeps_the_order_asked_for(mixed: IndexReader) -> None:
