@@ -79,6 +79,11 @@ class BaseModel:
     query_prefix: str
     passage_prefix: str
     spec_prefix: str  # "e5-torch:" or "st:": prefix of the tuned model's embedder spec
+    # MultipleNegativesRankingLoss scale = 1 / softmax temperature. E5 was pre-trained at
+    # temperature 0.01, so its cosines sit in a narrow band (~0.75-0.95); the library default 20
+    # flattens that softmax and the loss pulls the whole geometry apart: 15 steps at 20 lowered
+    # held-out R@5 on SQuAD/JSQuAD by 2 points (BENCHMARKS.md). Sentence-transformers models: 20.
+    loss_scale: float = 20.0
 
 
 def resolve_base(spec: str) -> BaseModel:
@@ -101,7 +106,7 @@ def resolve_base(spec: str) -> BaseModel:
         from ingest.embedders.e5_convert import PASSAGE_PREFIX, QUERY_PREFIX, ensure_converted
 
         path = emb.model_dir if s.startswith("e5-torch:") else ensure_converted(emb.model_dir, emb.variant)
-        return BaseModel(s, Path(path), emb.model_id, QUERY_PREFIX, PASSAGE_PREFIX, "e5-torch:")
+        return BaseModel(s, Path(path), emb.model_id, QUERY_PREFIX, PASSAGE_PREFIX, "e5-torch:", loss_scale=100.0)
     if isinstance(emb, SentenceTransformerEmbedder):
         return BaseModel(s, emb.path, emb.model_id, emb.query_prefix, emb.passage_prefix, "st:")
     raise ValueError(
@@ -324,7 +329,7 @@ def train_retriever(
             if "word_embeddings" in name:
                 prm.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    loss_fn = MultipleNegativesRankingLoss(model)
+    loss_fn = MultipleNegativesRankingLoss(model, scale=bm.loss_scale)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     plan = [
         [b for b in no_duplicate_batches(train, batch_size, seed + epoch) if len(b) >= 2] for epoch in range(epochs)
