@@ -109,6 +109,12 @@ class DenseRetriever:
         self.lang = lang
         self.name = f"dense[{lang}]" if lang else "dense"
 
+    def prepare(self, query: str) -> None:
+        """Encode ``query`` now (memoised by the reader): the hybrid retriever calls this before
+        running its lists concurrently."""
+        if query.strip():
+            self.reader.embed_query(query)
+
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
                  groups: Sequence[str] | None = None) -> list[Hit]:
         if top_k <= 0 or not query.strip():

@@ -456,3 +456,20 @@ def test_exact_top_k_ties_and_missing_vectors() -> None:
     assert exact_top_k(vm, q, None, 0) == []
     with pytest.raises(ValueError, match="query vector has shape"):
         exact_top_k(vm, np.ones(3, dtype=np.float32), None, 1)
+
+
+def test_hybrid_encodes_the_query_once_in_the_calling_thread(mixed: IndexReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    r = make_retriever(mixed, "hybrid", depth=10)
+    threads: list[str] = []
+    real = mixed.embedder.embed_query
+
+    def embed_query(text: str) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(text)
+
+    monkeypatch.setattr(mixed.embedder, "embed_query", embed_query)
+    query = "onboarding laptop 研修 " + str(len(mixed.languages()))  # not memoised by earlier tests
+    assert r.retrieve(query, top_k=5)
+    assert threads == [threading.current_thread().name]  # once, before the lists fan out
