@@ -130,7 +130,7 @@ def make_generator(spec: str, **options: Any) -> Generator:
 # Installed local models "auto" may pick, best first: only those that beat the extractive generator
 # in benchmarks/bench_answer.py (BENCHMARKS.md, "Answering"). Measured 2026-11-21 on qa.jsonl,
 # SQuAD and JSQuAD: answers that hold the gold answer *and* cite its document — extractive
-# 0.66 / 0.85 / 0.70, Qwen2.5-Coder-1.5B 0.06 / 0.10 / 0.00 (short answers, rarely cited, 14 s
+# 0.66 / 0.85 / 0.70, Qwen2.5-Coder-1.5B 0.06 / 0.05 / 0.05 (short answers, rarely cited, 14 s
 # to first token), SmolLM2-135M 0 / 0 / 0 (never cites). So none is listed: "auto" answers
 # extractively unless an API or server is configured; local models run when named
 # (--generator qwen-1.5b). A model that beats extractive in that table goes here.
