@@ -118,6 +118,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def _cites_gold(record: Mapping[str, Any]) -> bool:
+    """Whether any citation of ``record`` points at its gold document."""
+    return any(c["source"] == record["gold_source"] for c in record["citations"])
+
+
 def _mean(xs: Sequence[float]) -> float:
     return sum(xs) / len(xs) if xs else math.nan
 
@@ -160,11 +165,10 @@ def summarize_records(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "em": _mean([s["em"] for s in scores]),
         "f1": _mean([s["f1"] for s in scores]),
         "gold_in": _mean([s["gold_in"] for s in scores]),
-        "supported": _mean([s["gold_in"] * float(not r.get("gold_source")
-                                                  or any(c["source"] == r["gold_source"] for c in r["citations"]))
+        "supported": _mean([s["gold_in"] * float(not r.get("gold_source") or _cites_gold(r))
                             for s, r in zip(scores, answerable, strict=True)]),
         "cite_valid": _mean([float(bool(r["citations"]) and r["invalid_citations"] == 0) for r in answered]),
-        "cite_gold": _mean([float(any(c["source"] == r["gold_source"] for c in r["citations"])) for r in with_gold]),
+        "cite_gold": _mean([float(_cites_gold(r)) for r in with_gold]),
         "ctx_gold": _mean([float(r["gold_source"] in r["context_sources"]) for r in answerable
                            if r.get("gold_source")]),
         "refusal_unanswerable": _mean([float(r["refused"]) for r in unanswerable]),

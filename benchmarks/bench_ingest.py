@@ -293,35 +293,13 @@ def run_child(args: list[str]) -> dict[str, Any]:
 def bench_corpus(name: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     corpus, n_files, n_bytes = prepare_corpus(name, args.limit, work / "corpus")
     index = work / "index"
+    ingest = ["--child", "ingest", "--corpus-dir", str(corpus), "--index-dir", str(index), "--embedder", args.embedder]
     print(f"\n[{name}] {n_files} files, {n_bytes / 1e6:.2f} MB -> ragqa ingest (a)...", flush=True)
-    first = run_child(
-        [
-            "--child",
-            "ingest",
-            "--corpus-dir",
-            str(corpus),
-            "--index-dir",
-            str(index),
-            "--embedder",
-            args.embedder,
-            "--instrument",
-        ]
-    )
+    first = run_child([*ingest, "--instrument"])
     print(f"[{name}] bare encoder on the same chunks (b)...", flush=True)
     bare = run_child(["--child", "bare", "--index-dir", str(index), "--embedder", args.embedder])
     print(f"[{name}] re-ingest unchanged (c)...", flush=True)
-    again = run_child(
-        [
-            "--child",
-            "ingest",
-            "--corpus-dir",
-            str(corpus),
-            "--index-dir",
-            str(index),
-            "--embedder",
-            args.embedder,
-        ]
-    )
+    again = run_child(ingest)
     li = None
     if not args.skip_llamaindex:
         print(f"[{name}] LlamaIndex IngestionPipeline (d)...", flush=True)

@@ -71,24 +71,19 @@ def exact_top_k(vm: VectorMatrix, query: npt.NDArray[np.float32], allowed: npt.N
     without a vector never come back."""
     if k <= 0 or vm.matrix.shape[1] == 0:
         return []
-    ok = vm.has_vector if allowed is None else allowed & vm.has_vector  # [n]
-    rows = np.flatnonzero(ok)  # [m]
-    if rows.size == 0:
+    ok = vm.has_vector if allowed is None else allowed & vm.has_vector  # [n] in rows order
+    js = np.flatnonzero(ok[vm.perm])  # [m] matrix rows allowed (grouped by language)
+    if js.size == 0:
         return []
     q = np.asarray(query, dtype=np.float32)
     if q.shape != (vm.matrix.shape[1],):
         raise ValueError(f"query vector has shape {q.shape}, the index holds {vm.matrix.shape[1]}-dim vectors; "
                          "query with the embedder the index was built with")
     q = q / (np.linalg.norm(q) or 1.0)
-    if vm.perm is None:
-        # [m]; few rows allowed: gather them (copies m x dim), else one product over the whole matrix
-        scores = vm.matrix[rows] @ q if rows.size * 4 < ok.size else (vm.matrix @ q)[rows]
-    else:
-        js = np.flatnonzero(ok[vm.perm])  # [m] matrix rows allowed (grouped by language)
-        lo, hi = int(js[0]), int(js[-1]) + 1
-        # one contiguous block (a language) unless few rows are allowed: then gather them
-        scores = vm.matrix[js] @ q if js.size * 4 < hi - lo else (vm.matrix[lo:hi] @ q)[js - lo]
-        rows = vm.perm[js]
+    lo, hi = int(js[0]), int(js[-1]) + 1
+    # [m]: one contiguous block (a language) unless few rows are allowed: then gather them (copies m x dim)
+    scores = vm.matrix[js] @ q if js.size * 4 < hi - lo else (vm.matrix[lo:hi] @ q)[js - lo]
+    rows = vm.perm[js]  # [m] in rows order
     if k < rows.size:
         kth = np.partition(scores, rows.size - k)[rows.size - k]
         keep = np.flatnonzero(scores >= kth)  # >= k rows: all ties at the cut, for the id tie-break

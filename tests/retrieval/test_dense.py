@@ -409,11 +409,10 @@ def test_vector_matrix_is_built_once_per_generation(mixed: IndexReader, spy: Spy
     # rows follow the BM25 row order, whatever order Chroma returns vectors in
     ids = list(rows.ids)
     got = mixed.store._connect().get(ids=ids[:5], include=["embeddings"])
-    at = np.argsort(b.perm) if b.perm is not None else np.arange(len(ids))  # row -> matrix row
+    at = np.argsort(b.perm)  # row -> matrix row
     for cid, v in zip(got["ids"], got["embeddings"], strict=True):
         np.testing.assert_allclose(b.matrix[at[ids.index(cid)]], np.asarray(v) / np.linalg.norm(v), atol=1e-6)
     # matrix rows are grouped by language: a one-language search multiplies one contiguous block
-    assert b.perm is not None
     langs = [rows.lang[i] for i in b.perm]
     assert langs == sorted(langs)
 
@@ -443,7 +442,8 @@ def test_exact_top_k_ties_and_missing_vectors() -> None:
     m = np.array([[1, 0], [0.6, 0.8], [0.6, 0.8], [0.6, 0.8], [0, 1], [1, 0]], dtype=np.float32)
     has = np.array([True, True, True, True, True, False])  # "f" lost its vector
     rank = np.argsort(np.argsort(np.array(ids)))
-    vm = VectorMatrix(rows, m, has, rank)
+    perm = np.array([5, 3, 1, 0, 2, 4])  # matrix rows in another order than rows.ids, as loaded
+    vm = VectorMatrix(rows, m[perm], has, rank, perm)
     q = np.array([0.6, 0.8], dtype=np.float32)
     # three rows tie at 1.0: id order, whichever of them the cut-off keeps
     assert [i for i, _ in exact_top_k(vm, q, None, 2)] == ["a", "b"]
