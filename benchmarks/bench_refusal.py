@@ -9,12 +9,22 @@ generator), it records two refusal signals per question:
 - ``coverage``: the extractive generator's best sentence coverage (the IDF-weighted share of the
   question's terms one retrieved sentence holds; ``ExtractiveGenerator.min_coverage`` gates it);
 
+- ``share``: the idf-weighted share of the question's terms that no retrieved chunk in its
+  language contains (``rag_app.answerability``; ``AnswerSettings.max_unsupported`` gates it);
+
 and prints, for a grid of thresholds, how many unanswerable questions each signal refuses against
 the share of answerable questions it wrongly refuses, plus each signal's ROC AUC on qa.jsonl.
 The unanswerable questions are the 13 of qa.jsonl; the false-refusal side is measured on all three
 sets, so an operating point is not fitted to the 13 alone.
 
-    python benchmarks/bench_refusal.py              # ~3 min on 2 cores (query encoding + retrieval)
+``share``'s cut is *fitted* without qa.jsonl: on ``--train`` further SQuAD and JSQuAD questions
+(none of the 200 of each set above), each asked twice: as is (answerable) and with its gold
+paragraph removed from the results and from the corpus statistics (a near miss: the rest of the
+article still comes back, like qa.jsonl's unanswerable questions). The fitted cut is the lowest
+that wrongly refuses at most ``--max-false-refusal`` (5 %) of those answerable training questions
+on each dataset; qa.jsonl and the 200-question samples then measure it.
+
+    python benchmarks/bench_refusal.py              # ~4 min on 2 cores (query encoding + retrieval)
 """
 
 from __future__ import annotations
@@ -34,6 +44,71 @@ from common import OUT_DIR, header, header_markdown, loadavg_note, markdown_tabl
 
 COSINE_GRID = (0.80, 0.82, 0.84, 0.85, 0.86, 0.87, 0.88, 0.90)
 COVERAGE_GRID = (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+SHARE_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # refuse when share > t
+
+
+def support_share(rag: Any, question: str, hits: Sequence[Any], lang: str, drop_source: str | None = None) -> float:
+    """``RAG.lexical_support``'s share (0 when it abstains); with ``drop_source`` the corpus
+    statistics are those of the corpus without that document (its chunks' BM25 terms)."""
+    from ingest.catalog import TERM_SEP
+    from rag_app.answerability import question_terms, term_support
+
+    reader = rag.reader
+    terms = question_terms(question, reader.analyzer)
+    df, n = reader.doc_freq(terms)
+    if drop_source is not None:
+        gold = [set(t.split(TERM_SEP)) for (t,) in
+                reader.catalog.db.execute("SELECT terms FROM chunks WHERE source=?", (drop_source,))]
+        n -= len(gold)
+        df = {t: v - sum(t in g for g in gold) for t, v in df.items()}
+    same = [reader.analyzer.tokenize(h.chunk.text) for h in hits if h.chunk.lang == lang]
+    sup = term_support(terms, same, df, n)
+    return sup.unsupported_share if sup.applicable else 0.0
+
+
+def near_miss_rows(set_name: str, n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` training questions of SQuAD/JSQuAD outside the benchmark sample, each as asked
+    (answerable) and as a near miss (gold paragraph gone): set, qid, answerable, share."""
+    import random
+
+    from bench_answer import _dataset_questions
+
+    from ingest.settings import IndexSettings
+    from rag_app.config import AnswerSettings, RAGConfig
+    from rag_app.prompting import detect_question_lang
+    from rag_app.rag import RAG
+
+    rag = RAG(RAGConfig(index=IndexSettings(index_dir=ensure_index(set_name)),
+                        answer=AnswerSettings(generator="extractive")))
+    k = rag.config.answer.top_k
+    held = {q.qid for q in question_order(set_name, seed)}
+    pool = [q for q in _dataset_questions(set_name) if q.qid not in held]
+    rows = []
+    for q in random.Random(seed + 1).sample(pool, min(n, len(pool))):
+        lang = detect_question_lang(q.text)
+        hits = rag.retriever.retrieve(q.text, top_k=k + 15)  # enough left after dropping the gold paragraph
+        rows.append({"set": set_name, "qid": q.qid, "answerable": True,
+                     "share": support_share(rag, q.text, hits[:k], lang)})
+        rest = [h for h in hits if h.chunk.source != q.gold_source][:k]
+        rows.append({"set": set_name, "qid": q.qid, "answerable": False,
+                     "share": support_share(rag, q.text, rest, lang, drop_source=q.gold_source)})
+    rag.close()
+    return rows
+
+
+def fit_share_cut(train: Sequence[dict[str, Any]], max_false_refusal: float) -> float:
+    """The lowest cut of ``SHARE_GRID`` that refuses at most ``max_false_refusal`` of the
+    answerable training questions of every dataset (the highest cut if none does)."""
+    sets = sorted({r["set"] for r in train})
+    for t in SHARE_GRID:
+        if all(_rate([r["share"] > t for r in train if r["set"] == s and r["answerable"]]) <= max_false_refusal
+               for s in sets):
+            return t
+    return SHARE_GRID[-1]
+
+
+def _rate(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags) if flags else 0.0
 
 
 def signals(set_name: str, seed: int) -> list[dict[str, Any]]:
@@ -53,7 +128,8 @@ def signals(set_name: str, seed: int) -> list[dict[str, Any]]:
         scored = score_sentences(q.text, [(i + 1, h.chunk.text) for i, h in enumerate(hits)], lang)
         rows.append({"set": set_name, "qid": q.qid, "answerable": q.answerable, "lang": lang,
                      "cosine": relevance_signal(hits, rag.config.answer.mode),
-                     "coverage": max((s.coverage for s in scored), default=0.0)})
+                     "coverage": max((s.coverage for s in scored), default=0.0),
+                     "share": support_share(rag, q.text, hits, lang)})
     rag.close()
     return rows
 
@@ -67,14 +143,18 @@ def auc(pos: Sequence[float], neg: Sequence[float]) -> float:
 
 
 def tradeoff(rows: Sequence[dict[str, Any]], key: str, grid: Sequence[float], sets: Sequence[str]) -> list[list[Any]]:
-    """[threshold, unanswerable refused "k/n", false-refusal rate per set...] for each threshold."""
+    """[threshold, unanswerable refused "k/n", false-refusal rate per set...] for each threshold
+    (refused: below the threshold; for ``share``, above it)."""
+    def refused(v: float, t: float) -> bool:
+        return v > t if key == "share" else v < t
+
     neg = [r[key] for r in rows if not r["answerable"]]
     out = []
     for t in grid:
-        line: list[Any] = [f"{t:.2f}", f"{sum(v < t for v in neg)}/{len(neg)}"]
+        line: list[Any] = [f"{t:.2f}", f"{sum(refused(v, t) for v in neg)}/{len(neg)}"]
         for s in sets:
             pos = [r[key] for r in rows if r["answerable"] and r["set"] == s]
-            line.append(f"{sum(v < t for v in pos) / len(pos):.3f}" if pos else "–")
+            line.append(f"{sum(refused(v, t) for v in pos) / len(pos):.3f}" if pos else "–")
         out.append(line)
     return out
 
@@ -83,6 +163,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--train", type=int, default=300, help="training questions per dataset for the share cut")
+    ap.add_argument("--max-false-refusal", type=float, default=0.05)
     args = ap.parse_args()
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     t0 = time.perf_counter()
@@ -91,11 +173,40 @@ def main() -> None:
     qa = [r for r in rows if r["set"] == "qa"]
     sections = []
     for key, grid, gate in (("cosine", COSINE_GRID, "refusal_threshold (retrieval gate)"),
-                            ("coverage", COVERAGE_GRID, "extractive min_coverage")):
-        a = auc([r[key] for r in qa if r["answerable"]], [r[key] for r in qa if not r["answerable"]])
+                            ("coverage", COVERAGE_GRID, "extractive min_coverage"),
+                            ("share", SHARE_GRID, "max_unsupported (lexical support gate; refuses above)")):
+        sign = -1.0 if key == "share" else 1.0
+        a = auc([sign * r[key] for r in qa if r["answerable"]], [sign * r[key] for r in qa if not r["answerable"]])
         sections.append(f"\n**{key}** ({gate}); ROC AUC on qa.jsonl {a:.3f}\n\n"
                         + markdown_table(["threshold", "unanswerable refused", *[f"false refusal {s}" for s in sets]],
                                          tradeoff(rows, key, grid, sets)))
+    train = [r for s in sets if s in ("squad", "jsquad") for r in near_miss_rows(s, args.train, args.seed)]
+    if train:
+        cut = fit_share_cut(train, args.max_false_refusal)
+        tsets = sorted({r["set"] for r in train})
+        sections.append(f"\n**share, fitted on near misses** ({args.train} training questions per dataset, none of "
+                        f"the benchmark's; each as asked and with its gold paragraph removed): the lowest cut "
+                        f"refusing ≤ {args.max_false_refusal:.0%} of the answerable ones on each dataset is "
+                        f"**{cut:.2f}**\n\n"
+                        + markdown_table(["threshold", *[f"{s} near misses refused" for s in tsets],
+                                          *[f"{s} answerable refused" for s in tsets]],
+                                         [[f"{t:.2f}",
+                                           *[f"{_rate([r['share'] > t for r in train if r['set'] == s and not r['answerable']]):.3f}" for s in tsets],
+                                           *[f"{_rate([r['share'] > t for r in train if r['set'] == s and r['answerable']]):.3f}" for s in tsets]]
+                                          for t in SHARE_GRID]))
+        from rag_app.generators.extractive import ExtractiveGenerator
+
+        min_cov = ExtractiveGenerator().min_coverage
+        qa_neg = [r for r in qa if not r["answerable"]]
+        line = [f"{sum(r['share'] > cut for r in qa_neg)}/{len(qa_neg)} unanswerable refused"]
+        for s in sets:
+            pos = [r for r in rows if r["set"] == s and r["answerable"]]
+            line.append(f"false refusal {s} {_rate([r['share'] > cut for r in pos]):.3f}")
+            both = [(r["share"] > cut) or (r["coverage"] < min_cov) for r in pos]
+            line.append(f"{s} with the extractive gate too {_rate(both):.3f}")
+        both_neg = sum((r["share"] > cut) or (r["coverage"] < min_cov) for r in qa_neg)
+        sections.append(f"\nAt the fitted cut {cut:.2f}: " + "; ".join(line)
+                        + f"; with the extractive coverage gate ({min_cov:.2f}) too: {both_neg}/{len(qa_neg)} unanswerable refused")
     print("\n".join(sections))
     print(f"\n{loadavg_note()} ({time.perf_counter() - t0:.0f} s)")
     out = OUT_DIR / "bench_refusal.json"

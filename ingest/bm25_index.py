@@ -174,6 +174,15 @@ class BM25Index:
             (vocab[t] for t in query_tokens if t != _EMPTY_TOKEN and t in vocab), dtype=np.int64
         )
 
+    def doc_freq(self, terms: Sequence[str]) -> dict[str, int]:
+        """Rows holding each term (0 for a term the index does not know)."""
+        vocab = self._vocab
+        out: dict[str, int] = {}
+        for t in terms:
+            tid = vocab.get(t) if t != _EMPTY_TOKEN else None
+            out[t] = 0 if tid is None else int(self._indptr[tid + 1] - self._indptr[tid])
+        return out
+
     def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every row: float32 [n_docs] (0 where no query term occurs)."""
         n = len(self._ids)

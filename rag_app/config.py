@@ -32,6 +32,10 @@ class AnswerSettings:
     reranker: str | None = None  # RAGQA_RERANKER: a local CrossEncoder directory
     generator: str = "auto"  # RAGQA_GENERATOR: auto | extractive | smollm2 | openai:MODEL | anthropic:MODEL ...
     refusal_threshold: float | None = None  # None: the index's calibrated value, else the default above
+    # refuse when more than this share of the question's idf-weighted terms is in no retrieved
+    # chunk of its language (rag_app/answerability.py; fitted by benchmarks/bench_refusal.py on
+    # SQuAD/JSQuAD near misses); None: off
+    max_unsupported: float | None = 0.45
     max_context_tokens: int = 1500  # budget for context blocks in the prompt
     max_tokens: int = 384  # longest answer a generator may write
     temperature: float = 0.0

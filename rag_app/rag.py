@@ -22,6 +22,7 @@ from typing import Any
 
 from retrieval.types import Filters, Hit, Retriever
 
+from .answerability import TermSupport
 from .config import DEFAULT_REFUSAL_THRESHOLDS, RAGConfig, load_config
 from .types import Answer, GenerationResult, Generator, Message
 
@@ -118,6 +119,23 @@ class RAG:
         k = top_k or self.config.answer.top_k
         return q, self.retriever.retrieve(q, top_k=k, filters=filters, groups=groups)
 
+    def lexical_support(self, question: str, hits: Sequence[Hit], lang: str) -> TermSupport | None:
+        """How much of the question's idf-weighted terms the hits in its language contain
+        (``rag_app.answerability``); None without an index reader (a custom retriever)."""
+        from .answerability import question_terms, term_support
+
+        if self._retriever is not None and self._reader is None:
+            return None
+        try:
+            reader = self.reader
+            analyzer = reader.analyzer
+            q_terms = question_terms(question, analyzer)
+            doc_freq, n_docs = reader.doc_freq(q_terms)
+        except Exception:  # an index without a keyword side cannot judge: abstain
+            return None
+        same = [analyzer.tokenize(h.chunk.text) for h in hits if h.chunk.lang == lang]
+        return term_support(q_terms, same, doc_freq, n_docs)
+
     # -- answering ------------------------------------------------------------------------------
     def ask(self, question: str, *, groups: Sequence[str] | None = None, history: Sequence[Message] = (),
             filters: Filters | None = None) -> Answer:
@@ -167,6 +185,20 @@ class RAG:
             yield AnswerEvent(answer=Answer(
                 text=text, citations=(), refused=True, generator="none", injection_flags=tuple(flags),
                 refusal_reason="no_hits" if not hits else f"low_relevance:{signal:.4f}<{threshold:.4f}",
+                timings={"retrieval": t_retrieval, "first_token": 0.0, "generation": 0.0,
+                         "total": time.perf_counter() - t0},
+                tokens={"prompt": 0, "completion": 0}, **base,  # type: ignore[arg-type]
+            ))
+            return
+
+        support = self.lexical_support(searched, hits, lang)
+        if support is not None and a.max_unsupported is not None and support.refuses(a.max_unsupported):
+            text = refusal_message(lang)
+            yield AnswerEvent(delta=text)
+            missing = ",".join(support.unsupported)
+            yield AnswerEvent(answer=Answer(
+                text=text, citations=(), refused=True, generator="none", injection_flags=tuple(flags),
+                refusal_reason=f"unsupported_terms:{support.unsupported_share:.3f}>{a.max_unsupported:.3f}:{missing}",
                 timings={"retrieval": t_retrieval, "first_token": 0.0, "generation": 0.0,
                          "total": time.perf_counter() - t0},
                 tokens={"prompt": 0, "completion": 0}, **base,  # type: ignore[arg-type]

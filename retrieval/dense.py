@@ -121,13 +121,14 @@ class DenseRetriever:
             filters = replace(filters or Filters(), langs=(self.lang,))
         vec = self.reader.embed_query(query)  # (dim,)
         near = self.reader.nearest(vec, overfetch(top_k))
-        hits = to_hits(near.found, near.chunks, ug, filters, "dense")
-        if len(hits) >= top_k or near.complete:
-            return hits[:top_k]
-        # too few visible among the unfiltered candidates: search only the visible ones
-        if self.reader.exact_fallback:
-            vm = self.reader.vectors()
-            found = exact_top_k(vm, vec, self.reader.allowed_mask(vm.rows, ug, filters), top_k)
-        else:
-            found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
+        rows, found = self.reader.visible(near.found, ug, filters, top_k)
+        if len(found) < top_k and not near.complete:
+            # too few visible among the unfiltered candidates: search only the visible ones
+            if self.reader.exact_fallback:
+                vm = self.reader.vectors()
+                found = exact_top_k(vm, vec, self.reader.row_mask(ug, filters)[1] if vm.rows is rows
+                                    else self.reader.allowed_mask(vm.rows, ug, filters), top_k)
+            else:
+                found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
+        # only the returned chunks are read from the catalog, and checked again there (to_hits)
         return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")

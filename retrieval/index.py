@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +29,19 @@ from .types import ALL_GROUPS, Filters
 
 @dataclass(frozen=True)
 class Nearest:
-    """An unfiltered nearest-neighbour query and the catalog chunks of its results.
+    """An unfiltered nearest-neighbour query.
 
     ``found``: [(chunk id, cosine)] best first, over every vector in the collection whatever
-    its groups; ``chunks``: the catalog rows of those ids (ids the catalog lacks are absent);
+    its groups (callers keep the visible ones: ``IndexReader.visible``, then ``to_hits``);
     ``complete``: ``found`` holds every vector of the collection, so no chunk is missing from it.
     """
 
     found: list[tuple[str, float]]
-    chunks: dict[str, Chunk]
     complete: bool
 
 
 _NEAREST_MEMO = 8  # entries: the lists of a few concurrent hybrid searches
+_MASK_MEMO = 64  # (groups, filters) combinations kept, n bools each (100 kB at 100k chunks)
 
 # How a dense list that the unfiltered candidates cannot fill gets its k visible chunks:
 # "exact": cosine against every vector held in memory (``IndexReader.vectors``), masked by
@@ -62,6 +62,11 @@ class _RowMeta:
     lang: npt.NDArray[np.str_]  # [n]
     date: npt.NDArray[np.int64]  # [n], 0 when unknown
     source: list[str]
+    pos: dict[str, int] = field(default_factory=dict)  # chunk id -> row; filled from ids when empty
+
+    def __post_init__(self) -> None:
+        if not self.pos:
+            self.pos = {cid: i for i, cid in enumerate(self.ids)}
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class IndexReader:
         self._count_memo: tuple[int, int] | None = None  # (catalog generation, Chroma count)
         self._vectors: VectorMatrix | None = None
         self._vectors_lock = threading.Lock()  # one builder; other searches wait for its matrix
+        # (rows object id, user groups, filters) -> allowed_mask result, for the current rows only
+        self._mask_memo: dict[tuple[int, tuple[str, ...], Filters | None], npt.NDArray[np.bool_] | None] = {}
+        self._mask_lock = threading.Lock()
 
     @property
     def exact_fallback(self) -> bool:
@@ -220,7 +228,7 @@ class IndexReader:
         try:
             total = self._count(key[0])
             found = self.store.query(vector, n, count=total) if n > 0 else []
-            res = Nearest(found, self.chunks([i for i, _ in found]), complete=len(found) >= total)
+            res = Nearest(found, complete=len(found) >= total)
         except BaseException as e:
             with self._nearest_lock:
                 if self._nearest_memo.get(key) is fut:
@@ -280,7 +288,7 @@ class IndexReader:
                 groups.setdefault(g, np.zeros(n, dtype=np.bool_))[i] = True
             ftype[i], lang[i], source[i] = c.file_type, c.lang, c.source
             date[i] = date_to_int(c.date) or 0
-        self._rows = _RowMeta(ids, groups, ftype.astype(str), lang.astype(str), date, source)
+        self._rows = _RowMeta(ids, groups, ftype.astype(str), lang.astype(str), date, source, pos)
         self._bm25 = bm25
         self._generation = gen
 
@@ -289,6 +297,12 @@ class IndexReader:
             self._refresh()
             assert self._rows is not None
             return self._bm25, self._rows
+
+    def doc_freq(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """({term: chunks holding it}, chunks in the index): BM25's statistics, for the answer
+        side's lexical-support check (``rag_app.answerability``)."""
+        bm25, rows = self.bm25()
+        return bm25.doc_freq(terms), len(rows.ids)
 
     def vectors(self) -> VectorMatrix:
         """All chunk vectors in BM25 row order, loaded on first use and again after the catalog
@@ -304,6 +318,39 @@ class IndexReader:
             if vm is None or vm.rows is not rows:
                 vm = self._vectors = load_vector_matrix(self.store, rows)
             return vm
+
+    def visible(self, found: Sequence[tuple[str, float]], user_groups: Sequence[str], f: Filters | None,
+                limit: int) -> tuple[_RowMeta, list[tuple[str, float]]]:
+        """The first ``limit`` results of ``found`` ((chunk id, score) best first) that this caller
+        may see and that pass the filters, judged on the in-memory row metadata (``allowed_mask``,
+        memoised per groups and filters), so only the chunks returned are read from the catalog;
+        ids the catalog lacks (orphaned vectors) are dropped. ``to_hits`` re-checks the chunks."""
+        rows, mask = self.row_mask(user_groups, f)
+        pos = rows.pos
+        out: list[tuple[str, float]] = []
+        for cid, score in found:
+            i = pos.get(cid)
+            if i is not None and (mask is None or mask[i]):
+                out.append((cid, score))
+                if len(out) >= limit:
+                    break
+        return rows, out
+
+    def row_mask(self, user_groups: Sequence[str], f: Filters | None) -> tuple[_RowMeta, npt.NDArray[np.bool_] | None]:
+        """The current row metadata and ``allowed_mask`` over it, memoised: at 100k chunks a
+        language filter alone (``np.isin`` over the rows) costs ~1 ms, paid per list per query."""
+        _, rows = self.bm25()
+        key = (id(rows), tuple(user_groups), None if f is None or f.is_empty() else f)
+        with self._mask_lock:
+            if key in self._mask_memo:
+                return rows, self._mask_memo[key]
+        mask = self.allowed_mask(rows, user_groups, f)
+        with self._mask_lock:
+            memo = self._mask_memo
+            if len(memo) >= _MASK_MEMO or any(k[0] != key[0] for k in memo):
+                memo.clear()  # masks of an older generation's rows, or too many callers: start again
+            memo[key] = mask
+        return rows, mask
 
     def allowed_mask(self, rows: _RowMeta, user_groups: Sequence[str], f: Filters | None) -> npt.NDArray[np.bool_] | None:
         """bool [n] rows this caller may see and that pass the filters (None: all rows)."""

@@ -110,9 +110,9 @@ def test_ask_gives_a_cited_answer_and_refuses_the_unanswerable(corpus_index: Pat
     assert "10日" in ans.text
 
 
-@pytest.mark.xfail(strict=False, reason="issue #4 open: the extractive coverage gate refuses 8 of 13 unanswerable "
-                   "questions at 18.5 % false refusals on SQuAD; refusing 12/13 would cost 43 % "
-                   "(benchmarks/bench_refusal.py, BENCHMARKS.md); no offline answerability model exists")
+@pytest.mark.xfail(strict=False, reason="issue #4 open: the lexical-support gate refuses 11 of 13 unanswerable "
+                   "questions at 4 % false refusals on SQuAD; the other two (Linux laptop, Starter ticket "
+                   "limit) share every term with the corpus or nearly (benchmarks/bench_refusal.py, BENCHMARKS.md)")
 def test_every_unanswerable_corpus_question_is_refused(corpus_index: Path) -> None:
     rag = RAG.from_config(index_dir=corpus_index, generator="extractive")
     unanswerable = [q for q in QA if not q["answerable"]]
@@ -121,14 +121,14 @@ def test_every_unanswerable_corpus_question_is_refused(corpus_index: Path) -> No
 
 
 def test_refusal_operating_point_holds(corpus_index: Path) -> None:
-    """The measured trade-off (BENCHMARKS.md, bench_refusal.py) must not regress: at least 8 of the
-    13 unanswerable questions refused, at most 20 % of the 106 answerable ones."""
+    """The measured trade-off (BENCHMARKS.md, bench_refusal.py) must not regress: at least 11 of the
+    13 unanswerable questions refused, at most 18 % of the 106 answerable ones (17 % measured)."""
     rag = RAG.from_config(index_dir=corpus_index, generator="extractive")
     answers = [(q, rag.ask(q["question"], groups=q["groups"] or None)) for q in QA]
     unans = [a.refused for q, a in answers if not q["answerable"]]
     false = [a.refused for q, a in answers if q["answerable"]]
-    assert sum(unans) >= 8, f"{sum(unans)}/{len(unans)} unanswerable questions refused (was 8)"
-    assert sum(false) / len(false) <= 0.20, f"{sum(false)}/{len(false)} answerable questions refused (was 20)"
+    assert sum(unans) >= 11, f"{sum(unans)}/{len(unans)} unanswerable questions refused (was 11)"
+    assert sum(false) / len(false) <= 0.18, f"{sum(false)}/{len(false)} answerable questions refused (was 18)"
 
 
 def test_cli_ask_json_contract(corpus_index: Path) -> None:

@@ -24,6 +24,8 @@ from .base import FloatMatrix
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+    from .query_encoder import FrozenQueryEncoder
+
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MANIFEST_NAME = "ragqa_model.json"  # same file name as e5_convert.MANIFEST_NAME, read here without torch
 _INSTALL_HINT = 'pip install "ragqa[torch]" (or: pip install torch==2.13.0 sentence-transformers)'
@@ -91,6 +93,7 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 32,
         num_threads: int | None = None,
+        trace_queries: bool = True,
     ) -> None:
         path = Path(model_name_or_path).expanduser()
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
@@ -111,6 +114,10 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
+        # single queries through a traced + frozen transformer (query_encoder.py), built on the
+        # first query; False once tried and refused (eager stays)
+        self.trace_queries = trace_queries
+        self._query_encoder: FrozenQueryEncoder | bool | None = None
         dim = read_dim(self.path) if (self.path / "modules.json").is_file() else None
         if dim is None:
             model = self._load()  # a plain transformers directory: ask the loaded model
@@ -172,19 +179,35 @@ class SentenceTransformerEmbedder:
         return self._embed([self.passage_prefix + t for t in texts])
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        """One query on one torch thread: a ~20-token forward pass gains nothing from more, and
-        torch's worker threads keep spinning after it, starving the search threads that run
-        next (hybrid end-to-end at 100k chunks, measured: p95 132 ms with all cores, 57 ms with one)."""
-        self._load()
+        """One query on one torch thread: a ~20-token forward pass gains little from a second one,
+        and torch's worker threads keep spinning after it, starving the search threads that run
+        next (hybrid end-to-end at 100k chunks, measured: p95 132 ms with all cores, 57 ms with one).
+        Through the traced transformer when it agrees with the eager one (``query_encoder.py``)."""
+        model = self._load()
         import torch
 
         with _QUERY_THREADS_LOCK:
             before = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
+                fast = self._fast_query_encoder(model)
+                if fast is not None:
+                    return fast.encode(self.query_prefix + text)
                 return self._embed([self.query_prefix + text])[0]
             finally:
                 torch.set_num_threads(before)
+
+    def _fast_query_encoder(self, model: Any) -> FrozenQueryEncoder | None:
+        """The traced query encoder, built on first use (under ``_QUERY_THREADS_LOCK``)."""
+        if self._query_encoder is None:
+            if not self.trace_queries:
+                self._query_encoder = False
+            else:
+                from .query_encoder import freeze_query_encoder
+
+                self._query_encoder = freeze_query_encoder(model) or False
+        enc = self._query_encoder
+        return enc if not isinstance(enc, bool) else None
 
     def _embed(self, texts: list[str]) -> FloatMatrix:
         """(len(texts), dim) float32, L2-normalised; ``texts`` already carry their prefix."""

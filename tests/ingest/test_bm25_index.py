@@ -90,6 +90,11 @@ def test_scores_match_lucene_bm25_by_hand() -> None:
         assert got[cid] == pytest.approx(score, rel=1e-5)
 
 
+def test_doc_freq_counts_rows_not_occurrences() -> None:
+    idx = BM25Index.build(["d0", "d1", "d2"], [["a", "b", "a"], ["b", "c"], ["c", "c", "c", "d"]])
+    assert idx.doc_freq(["a", "b", "c", "d", "zzz", ""]) == {"a": 1, "b": 2, "c": 2, "d": 1, "zzz": 0, "": 0}
+
+
 def test_mask_applied_before_top_k(index: BM25Index, analyzer: MultilingualAnalyzer) -> None:
     q = analyzer.tokenize("日本 Japan 東京")
     full = index.search(q, top_k=10)

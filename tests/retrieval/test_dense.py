@@ -377,12 +377,49 @@ def test_memo_follows_the_catalog_generation(mixed: IndexReader, spy: Spy) -> No
     a = mixed.nearest(vec, 30)
     b = mixed.nearest(vec, 30)
     assert b is a and spy.unfiltered == 1
-    assert len(a.found) == 30 and not a.complete and set(a.chunks) == {i for i, _ in a.found}
+    assert len(a.found) == 30 and not a.complete
     with mixed.catalog.transaction() as db:  # what an ingest by another process does at its end
         mixed.catalog.bump_generation(db)
     c = mixed.nearest(vec, 30)
     assert spy.unfiltered == 2 and c.found == a.found
     assert mixed.nearest(vec, 500).complete and len(mixed.nearest(vec, 500).found) == 240
+
+
+@pytest.mark.parametrize("groups", [None, ["hr"], ["exec"], ["nobody"]])
+@pytest.mark.parametrize("fi", range(len(FILTERS)))
+def test_visible_agrees_with_the_catalog_check(mixed: IndexReader, groups: list[str] | None, fi: int) -> None:
+    """``visible`` (row metadata) keeps exactly the candidates ``to_hits`` (catalog chunks) keeps,
+    in order, up to its limit; ids the catalog does not know are dropped."""
+    ug, f = normalise_groups(groups), FILTERS[fi]
+    found = mixed.nearest(mixed.embed_query("budget 予算 leave"), 240).found
+    found = [("orphan-id", 0.99), *found]
+    by_catalog = [(h.chunk.id, h.score) for h in to_hits(found, mixed.chunks([i for i, _ in found]), ug, f, "dense")]
+    for limit in (1, 7, 500):
+        _, got = mixed.visible(found, ug, f, limit)
+        assert got == by_catalog[:limit]
+
+
+def test_row_mask_is_memoised_per_generation(mixed: IndexReader) -> None:
+    rows, a = mixed.row_mask(("hr",), FILTERS[5])
+    assert a is not None and mixed.row_mask(("hr",), FILTERS[5])[1] is a
+    with mixed.catalog.transaction() as db:
+        mixed.catalog.bump_generation(db)
+    rows2, b = mixed.row_mask(("hr",), FILTERS[5])
+    assert rows2 is not rows and b is not a
+    np.testing.assert_array_equal(a, b)
+
+
+def test_dense_reads_only_the_chunks_it_returns(mixed: IndexReader, monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[int] = []
+    real = IndexReader.chunks
+
+    def chunks(self: IndexReader, ids: Sequence[str]) -> Any:
+        read.append(len(ids))
+        return real(self, ids)
+
+    monkeypatch.setattr(IndexReader, "chunks", chunks)
+    hits = DenseRetriever(mixed, "en").retrieve("salary budget", top_k=5, groups=["hr"])
+    assert len(hits) == 5 and read == [5]
 
 
 def test_vector_matrix_is_built_once_per_generation(mixed: IndexReader, spy: Spy) -> None:

@@ -1,0 +1,87 @@
+"""Lexical support: how much of what a question asks about appears in what retrieval found.
+
+A question about something the documents never mention ("the Nagoya office's address" over a
+corpus that only knows Tokyo and Osaka) still retrieves on-topic chunks with a high cosine, and
+an extractive or generative answer then quotes the nearest thing. What those chunks lack is the
+question's *specific* terms. So: take the question's terms with the index's own analyzer (the
+BM25 one: Sudachi for Japanese, stemmed words for English; particles and stopwords dropped),
+weigh each by its BM25 idf over the corpus (rare terms carry the question), and measure the share
+of that weight no retrieved chunk contains: ``unsupported_share`` in [0, 1]. A term the corpus
+does not hold at all gets the largest weight a term can have.
+
+Only chunks in the question's language count as support, and when none of them is, the check
+abstains (``applicable`` False): a Japanese chunk cannot support English words lexically.
+
+The refusal cut (``AnswerSettings.max_unsupported``) is fitted by ``benchmarks/bench_refusal.py``
+on SQuAD and JSQuAD questions whose gold paragraph is removed from the results (near misses:
+the rest of the article still comes back), never on docs_corpus/qa.jsonl, which it then reports.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+# Words that ask rather than name: an answer never contains them, so they cannot be "supported".
+# English: the word after "how" (how many/much/long/...); what/which/who/when/where are stopwords
+# of the analyzer already. Japanese (Sudachi normalised forms): interrogatives, any term holding
+# 何 (何日, 何時間, 何歳, 何円 ...), and light verbs that carry the question's grammar, not its topic.
+_HOW_WORD = re.compile(r"(?i)\bhow\s+(?:many|much|long|often|far|old|soon|big|large|frequently)\b")
+JA_QUESTION_WORDS = frozenset({
+    "幾ら", "幾つ", "どの", "どこ", "何処", "いつ", "何時", "誰", "どう", "どれ", "如何", "どんな", "どちら",
+    "どれくらい", "どのくらい", "どの位", "ある", "有る", "成る", "為る", "居る", "出来る", "貰う", "下さる", "よう",
+})
+
+
+class Analyzer(Protocol):
+    def tokenize(self, text: str) -> list[str]: ...
+
+
+def question_terms(question: str, analyzer: Analyzer) -> list[str]:
+    """The terms of ``question`` that name something (``analyzer``: the index's BM25 analyzer),
+    without the words that only ask (``how many``, 何日, いくら ...)."""
+    text = _HOW_WORD.sub("how", question)
+    return [t for t in analyzer.tokenize(text) if "何" not in t and t not in JA_QUESTION_WORDS]
+
+
+def bm25_idf(df: int, n_docs: int) -> float:
+    """BM25's (Lucene) idf: ln(1 + (N - df + 0.5) / (df + 0.5)); > 0 for every df <= N."""
+    return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+
+
+@dataclass(frozen=True, slots=True)
+class TermSupport:
+    """How well the retrieved chunks cover a question's terms."""
+
+    terms: tuple[str, ...]  # distinct question terms, in question order
+    weights: tuple[float, ...]  # idf of each term over the corpus
+    unsupported: tuple[str, ...]  # terms no same-language retrieved chunk contains
+    absent: tuple[str, ...]  # terms no chunk of the corpus contains (a subset of ``unsupported``)
+    unsupported_share: float  # idf mass of ``unsupported`` / idf mass of ``terms``, 0..1
+    applicable: bool  # False: no question term, or no retrieved chunk in the question's language
+
+    def refuses(self, max_unsupported: float) -> bool:
+        """True when the check applies and more than ``max_unsupported`` of the weight is missing."""
+        return self.applicable and self.unsupported_share > max_unsupported
+
+
+def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence[str]],
+                 doc_freq: Mapping[str, int], n_docs: int) -> TermSupport:
+    """Support of ``question_terms`` by ``context_terms`` (the terms of each retrieved chunk in
+    the question's language), with corpus document frequencies ``doc_freq`` over ``n_docs``
+    chunks (a term missing from ``doc_freq`` has df 0)."""
+    terms = tuple(dict.fromkeys(t for t in question_terms if t))
+    if not terms or not context_terms or n_docs <= 0:
+        return TermSupport(terms, (), (), (), 0.0, False)
+    seen = set().union(*(set(c) for c in context_terms))
+    weights = tuple(bm25_idf(min(doc_freq.get(t, 0), n_docs), n_docs) for t in terms)
+    unsupported = tuple(t for t in terms if t not in seen)
+    absent = tuple(t for t in unsupported if doc_freq.get(t, 0) <= 0)
+    missing = sum(w for t, w in zip(terms, weights, strict=True) if t not in seen)
+    return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
+
+
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_terms", "term_support"]

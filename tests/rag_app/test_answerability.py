@@ -1,0 +1,78 @@
+"""Lexical support (rag_app/answerability.py): hand-computed shares, question words, the real
+analyzer, and the gate in RAG.ask over a real index."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from ingest.analysis import get_analyzer
+from rag_app.answerability import bm25_idf, question_terms, term_support
+
+
+def test_share_is_the_idf_weight_no_context_holds() -> None:
+    # N = 10 chunks; "leave" in 4, "nagoya" in none, "office" in 2
+    df = {"leave": 4, "office": 2}
+    sup = term_support(["nagoya", "office", "leave", "office"], [["office", "x"], ["leave"]], df, 10)
+    w = {t: math.log(1 + (10 - d + 0.5) / (d + 0.5)) for t, d in (("nagoya", 0), ("office", 2), ("leave", 4))}
+    assert sup.terms == ("nagoya", "office", "leave")  # distinct, in question order
+    assert sup.unsupported == ("nagoya",) and sup.absent == ("nagoya",)
+    assert sup.unsupported_share == pytest.approx(w["nagoya"] / sum(w.values()))
+    assert sup.unsupported_share == pytest.approx(0.5655, abs=1e-4)  # 3.0910 / (3.0910 + 1.4816 + 0.8938)
+    assert sup.applicable and sup.refuses(0.5) and not sup.refuses(0.6)
+    assert bm25_idf(0, 10) == pytest.approx(w["nagoya"]) and bm25_idf(10, 10) > 0
+
+
+def test_abstains_without_terms_or_same_language_contexts() -> None:
+    assert not term_support([], [["a"]], {"a": 1}, 5).applicable
+    no_ctx = term_support(["a"], [], {"a": 1}, 5)
+    assert not no_ctx.applicable and not no_ctx.refuses(0.0)
+    full = term_support(["a", "b"], [["a"], ["b"]], {"a": 1, "b": 1}, 5)
+    assert full.unsupported == () and full.unsupported_share == 0.0
+
+
+def test_question_words_are_not_terms() -> None:
+    an = get_analyzer("default")
+    assert "mani" not in question_terms("How many days of sick leave do employees get?", an)
+    assert "long" not in question_terms("How long are audit logs retained?", an)
+    assert "long" in an.tokenize("How long are audit logs retained?")  # the analyzer alone keeps it
+    ja = question_terms("名古屋オフィスの住所はどこですか？", an)
+    assert "名古屋" in ja and "どこ" not in ja
+    ja2 = question_terms("入社6か月後に付与される年次有給休暇は何日ですか？", an)
+    assert not any("何" in t for t in ja2) and "有給" in "".join(ja2)
+    assert "幾ら" not in question_terms("料金はいくらですか？", an)
+
+
+def test_gate_refuses_a_question_about_what_the_corpus_never_mentions(tmp_path: Path) -> None:
+    from ingest.pipeline import Ingestor
+    from ingest.settings import IndexSettings
+    from rag_app.config import AnswerSettings, RAGConfig
+    from rag_app.rag import RAG
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "offices.md").write_text(
+        "# Offices\n\nThe address of the Tokyo head office is 1-2-3 Marunouchi, Chiyoda-ku. "
+        "The address of the Osaka office is 4-5-6 Umeda, Kita-ku. Both offices open at 9:00.\n", encoding="utf-8")
+    (root / "leave.md").write_text(
+        "# Leave\n\nEmployees get 10 days of annual leave after six months. "
+        "Sick leave is paid for up to 5 days per year.\n", encoding="utf-8")
+    settings = IndexSettings(index_dir=tmp_path / "idx", embedder="hashing")
+    assert Ingestor(settings).run([root]).files_failed == []
+    # refusal_threshold 0: the cosine gate passes everything, so only the lexical gate can refuse
+    rag = RAG(RAGConfig(index=settings, answer=AnswerSettings(generator="extractive", refusal_threshold=0.0)))
+    try:
+        bad = rag.ask("What is the address of the Nagoya office?")
+        assert bad.refused and bad.generator == "none"
+        assert bad.refusal_reason is not None and bad.refusal_reason.startswith("unsupported_terms:")
+        assert "nagoya" in bad.refusal_reason and bad.contexts  # what was found is still returned
+        good = rag.ask("What is the address of the Osaka office?")
+        assert not good.refused and "Umeda" in good.text
+        off = RAG(RAGConfig(index=settings, answer=AnswerSettings(generator="extractive", refusal_threshold=0.0,
+                                                                    max_unsupported=None)))
+        assert not (off.ask("What is the address of the Nagoya office?").refusal_reason or "").startswith("unsupported")
+        off.close()
+    finally:
+        rag.close()
