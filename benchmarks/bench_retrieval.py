@@ -22,7 +22,8 @@ Rows:
 - ``dense+tuned`` / ``hybrid+tuned`` (``--tuned``): an encoder fine-tuned by
   ``retrieval.training.train_retriever`` on the questions of a seeded 80 % of the ARTICLES, measured
   with its untuned counterparts on the questions of the other 20 % (held-out articles; the corpus
-  searched is still all paragraphs).
+  searched is still all paragraphs). ``--tuned-hard-negatives`` trains with one BM25-mined hard
+  negative per pair (its own model and index directories, suffix ``-hn``).
 
 Embedding cache: ``benchmarks/out/cache/embeddings.sqlite`` keyed by (model id, passage/query,
 sha256 of the text). Indexes live under ``benchmarks/out/cache/indexes`` and are updated
@@ -234,7 +235,7 @@ def train_tuned(qas: list[QASet], roots: dict[str, Path], splits: dict[str, tupl
     t = time.perf_counter()
     rep_obj = train_retriever(settings.index_dir, "e5-torch", model_dir, qa_file=qa_file, holdout=0.0,
                               epochs=args.tuned_epochs, max_pairs=args.tuned_max_pairs, max_steps=args.tuned_max_steps,
-                              seed=args.seed,
+                              seed=args.seed, hard_negatives=args.tuned_hard_negatives,
                               progress=lambda m: print(f"    train: {m}", flush=True))
     rep = dataclasses.asdict(rep_obj) if dataclasses.is_dataclass(rep_obj) else dict(vars(rep_obj))
     report_file.write_text(json.dumps(rep, ensure_ascii=False, indent=1, default=str))
@@ -317,7 +318,8 @@ def run_tuned(args: argparse.Namespace, qas: dict[str, QASet], roots: dict[str, 
           flush=True)
     sig = (f"seed{args.seed}-hold{args.holdout_frac}-{'+'.join(qas)}"
            + (f"-first{args.limit_docs}" if args.limit_docs else "") + f"-p{args.tuned_max_pairs}-e{args.tuned_epochs}"
-           + (f"-s{args.tuned_max_steps}" if args.tuned_max_steps else ""))
+           + (f"-s{args.tuned_max_steps}" if args.tuned_max_steps else "")
+           + ("-hn" if args.tuned_hard_negatives else ""))  # its own model dir and tuned indexes
     train_report: dict[str, Any] = {}
     if args.tuned_model:
         tuned_spec: str | None = f"e5-torch:{Path(args.tuned_model).resolve()}"
@@ -622,6 +624,8 @@ def main() -> None:
     ap.add_argument("--tuned-max-pairs", type=int, default=2000, help="train_retriever max_pairs (gold pairs first)")
     ap.add_argument("--tuned-epochs", type=int, default=1)
     ap.add_argument("--tuned-max-steps", type=int, default=None, help="cap optimizer steps (quick checks)")
+    ap.add_argument("--tuned-hard-negatives", action="store_true",
+                    help="train with one BM25-mined hard negative per pair (train_retriever hard_negatives=True)")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--latency-only", action="store_true")
     ap.add_argument("--latency-sizes", default="10000,100000", help="comma-separated chunk counts")

@@ -337,18 +337,23 @@ def train_retriever(
     batch_size: Annotated[int, typer.Option("--batch-size", min=2)] = 32,
     max_pairs: Annotated[int, typer.Option("--max-pairs", min=10, help="Cap on training pairs (CPU time grows with it).")] = 2000,
     reembed: Annotated[bool, typer.Option("--reembed/--no-reembed", help="Re-embed the index with the tuned model.")] = True,
+    hard_negatives: Annotated[bool, typer.Option(
+        "--hard-negatives/--no-hard-negatives",
+        help="Add one BM25-mined hard negative per pair (a high-ranked passage of another document).")] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Fine-tune a two-tower encoder on the indexed corpus without labels (inverse-cloze and
-    heading pairs, in-batch negatives), report held-out recall before/after, and re-embed."""
+    heading pairs, in-batch negatives, optionally BM25 hard negatives), report held-out recall
+    before/after, and re-embed."""
     from ingest.catalog import IndexMismatchError
     from retrieval.training import run_train_retriever
 
     s = _settings(index, config)
     try:
         report = run_train_retriever(s.index_dir, base=base, out_dir=out, qa_file=qa, epochs=epochs,
-                                     batch_size=batch_size, max_pairs=max_pairs, reembed=reembed)
+                                     batch_size=batch_size, max_pairs=max_pairs, reembed=reembed,
+                                     hard_negatives=hard_negatives)
     except (IndexMismatchError, ValueError, FileNotFoundError, ImportError) as e:
         raise _fail(str(e)) from None
     if json_out:

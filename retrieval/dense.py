@@ -49,6 +49,8 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 
+from ingest.lang import detect_lang
+
 from .index import IndexReader, VectorMatrix
 from .permissions import chroma_where, normalise_groups, to_hits
 from .types import Filters, Hit
@@ -120,15 +122,28 @@ class DenseRetriever:
                 return []
             filters = replace(filters or Filters(), langs=(self.lang,))
         vec = self.reader.embed_query(query)  # (dim,)
+        if self.lang is not None and self.reader.exact_fallback and detect_lang(query) != self.lang:
+            # the other language's list: E5 ranks the query's own language first, so its top-N
+            # rarely holds k chunks of this language and the exact search below follows anyway;
+            # go there directly instead of waiting for the shared HNSW query (same result: exact)
+            found = self._exact(vec, ug, filters, top_k)
+            return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")
         near = self.reader.nearest(vec, overfetch(top_k))
-        rows, found = self.reader.visible(near.found, ug, filters, top_k)
+        _, found = self.reader.visible(near.found, ug, filters, top_k)
         if len(found) < top_k and not near.complete:
             # too few visible among the unfiltered candidates: search only the visible ones
             if self.reader.exact_fallback:
-                vm = self.reader.vectors()
-                found = exact_top_k(vm, vec, self.reader.row_mask(ug, filters)[1] if vm.rows is rows
-                                    else self.reader.allowed_mask(vm.rows, ug, filters), top_k)
+                found = self._exact(vec, ug, filters, top_k)
             else:
                 found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
         # only the returned chunks are read from the catalog, and checked again there (to_hits)
         return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")
+
+    def _exact(self, vec: npt.NDArray[np.float32], ug: Sequence[str], filters: Filters | None,
+               top_k: int) -> list[tuple[str, float]]:
+        """Exact top-k among the visible chunks, over the reader's vector matrix."""
+        vm = self.reader.vectors()
+        rows, mask = self.reader.row_mask(ug, filters)  # memoised per groups and filters
+        if rows is not vm.rows:  # the generation moved between the two calls: mask the matrix's rows
+            mask = self.reader.allowed_mask(vm.rows, ug, filters)
+        return exact_top_k(vm, vec, mask, top_k)

@@ -51,6 +51,7 @@ class Pair:
     doc_id: str
     kind: str
     lang: str
+    answer: str = ""  # gold pairs: the answer text (a passage holding it is no safe negative)
 
     @property
     def chunk_id(self) -> str:
@@ -217,7 +218,7 @@ def gold_pairs(chunks: Sequence[Chunk], qa_rows: Iterable[Mapping[str, object]])
             continue
         lang = row.get("lang")
         out.append(Pair(q.strip(), hits[0].embedding_text(), tuple(c.id for c in hits), hits[0].doc_id, "gold",
-                        lang if isinstance(lang, str) else hits[0].lang))
+                        lang if isinstance(lang, str) else hits[0].lang, a.strip()))
     return out
 
 
@@ -302,17 +303,42 @@ def split_pairs(
     return train, held
 
 
-def no_duplicate_batches(pairs: Sequence[Pair], batch_size: int, seed: int) -> list[list[int]]:
+def no_duplicate_batches(
+    pairs: Sequence[Pair],
+    batch_size: int,
+    seed: int,
+    negatives: Sequence[tuple[str, str] | None] | None = None,
+) -> list[list[int]]:
     """Shuffled batches of pair indices in which no two pairs share a query, a positive chunk or
     a passage text: with in-batch negatives a duplicate would be a false negative.
 
+    ``negatives`` (aligned with ``pairs``; (chunk id, passage text) or None): hard negatives.
+    Then a pair's negative must also not be another pair's positive chunk or passage in the
+    batch, and pairs with a negative and pairs without are batched apart (every row of a batch
+    fed to the loss as triplets needs a negative), the two sets of batches interleaved by a
+    seeded shuffle. Without ``negatives`` the batches are exactly those of earlier versions.
+
     A pair that clashes with the batch being filled waits for the next one; every pair lands
-    in exactly one batch. The last batch may be smaller.
+    in exactly one batch. The last batch (of each set) may be smaller.
     """
     if batch_size < 2:
         raise ValueError(f"batch_size must be ≥ 2 for in-batch negatives, got {batch_size}")
+    if negatives is not None and len(negatives) != len(pairs):
+        raise ValueError(f"negatives must be aligned with pairs: {len(negatives)} negatives for {len(pairs)} pairs")
     order = list(range(len(pairs)))
     random.Random(stable_seed(seed, "batches")).shuffle(order)
+    if negatives is None:
+        return _fill_batches(pairs, order, batch_size, None)
+    with_neg = [i for i in order if negatives[i] is not None]
+    without = [i for i in order if negatives[i] is None]
+    batches = _fill_batches(pairs, with_neg, batch_size, negatives) + _fill_batches(pairs, without, batch_size, None)
+    random.Random(stable_seed(seed, "batches-hardneg")).shuffle(batches)
+    return batches
+
+
+def _fill_batches(
+    pairs: Sequence[Pair], order: list[int], batch_size: int, negatives: Sequence[tuple[str, str] | None] | None
+) -> list[list[int]]:
     batches: list[list[int]] = []
     pending = order
     while pending:
@@ -322,7 +348,13 @@ def no_duplicate_batches(pairs: Sequence[Pair], batch_size: int, seed: int) -> l
         for i in pending:
             p = pairs[i]
             mine = {"q:" + p.query, "p:" + p.passage, *("c:" + r for r in p.relevant)}
-            if len(batch) < batch_size and not (mine & keys):
+            # a clash: shared query/passage/chunk, or my negative is a positive here, or the reverse
+            clash = {*mine, *("nc:" + r for r in p.relevant), "np:" + p.passage}
+            neg = negatives[i] if negatives is not None else None
+            if neg is not None:
+                clash |= {"c:" + neg[0], "p:" + neg[1]}
+                mine |= {"nc:" + neg[0], "np:" + neg[1]}
+            if len(batch) < batch_size and not (clash & keys):
                 batch.append(i)
                 keys |= mine
             else:

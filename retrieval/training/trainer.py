@@ -2,9 +2,13 @@
 
 Pairs come from :mod:`.pairs` (inverse cloze, headings, optional gold questions); whole
 documents are held out for evaluation. Training is contrastive with in-batch negatives
-(sentence-transformers' ``MultipleNegativesRankingLoss``: cross-entropy over 20 × cosine of
+(sentence-transformers' ``MultipleNegativesRankingLoss``: cross-entropy over scale × cosine of
 each query against every positive in the batch), batches built so that no two pairs share a
-query, a passage or a relevant chunk (a duplicate would be a false negative).
+query, a passage or a relevant chunk (a duplicate would be a false negative). With
+``hard_negatives`` each pair also gets a BM25-mined negative (:mod:`.hard_negatives`), fed to the
+loss as a third column: every query then scores 2 × batch candidates. Pairs for which no negative
+was found are batched apart and trained on in-batch negatives only (the loss needs one negative
+per row of a column).
 
 The loop is a plain torch loop around the sentence-transformers model and loss rather than
 ``SentenceTransformerTrainer``: that trainer needs the ``datasets`` package (not a ragqa
@@ -40,6 +44,7 @@ import numpy.typing as npt
 from ingest.embedders.e5_convert import replace_dir
 
 from .evaluate import EvalSet, build_eval_set, evaluate
+from .hard_negatives import HardNegative, HardNegativeConfig, bm25_search, mine_hard_negatives
 from .pairs import (
     PairConfig,
     build_pairs,
@@ -144,6 +149,11 @@ class TrainReport:
     recall_before: dict[str, dict[str, float]] = field(default_factory=dict)  # "all" and per kind
     recall_after: dict[str, dict[str, float]] = field(default_factory=dict)
     eval_corpus: int = 0  # passages searched per held-out query
+    hard_negatives: bool = False
+    pairs_with_negative: int = 0  # training pairs that got a mined negative
+    negative_bm25_rank: dict[str, float] = field(default_factory=dict)  # median / mean rank of the negatives
+    mining_seconds: float = 0.0
+    triplet_steps: int = 0  # optimizer steps whose batch carried hard negatives
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,6 +251,8 @@ def train_retriever(
     freeze_embeddings: bool = True,
     warmup_ratio: float = 0.1,
     pair_config: PairConfig | None = None,
+    hard_negatives: bool = False,
+    hard_negative_config: HardNegativeConfig | None = None,
     progress: Progress | None = None,
 ) -> TrainReport:
     """Fine-tune ``base`` on pairs from the index at ``index_dir``; write it to ``out_dir``.
@@ -253,7 +265,8 @@ def train_retriever(
     held-out documents are always evaluation-only); ``train_on_gold=False`` uses them only to
     evaluate, keeping training label-free. Training texts are truncated to
     ``max_seq_length`` tokens (the index's chunks are ≤ 256 by default); evaluation and the saved
-    model keep the base model's own limit.
+    model keep the base model's own limit. ``hard_negatives``: add one BM25-mined negative per
+    pair from the training documents of the index (``hard_negative_config``: rank window etc.).
     """
     say = progress or _quiet
     if epochs < 1:
@@ -308,6 +321,24 @@ def train_retriever(
         held_chunks = [c.id for c in chunks if c.doc_id in held_docs]
         es = build_eval_set(held, corpus, held_chunks, distractors=eval_distractors, max_queries=eval_queries, seed=seed)
 
+    # ---- hard negatives: BM25 over the training documents only (a held-out passage is never trained on)
+    negs: list[HardNegative | None] = []
+    hcfg = hard_negative_config or HardNegativeConfig()
+    mining_seconds = 0.0
+    if hard_negatives:
+        t = time.perf_counter()
+        pool = {c.id: c for c in chunks if c.doc_id not in held_docs}
+        search, reader = bm25_search(index_dir, list(pool), hcfg.depth)
+        try:
+            negs = mine_hard_negatives(train, search, pool, config=hcfg, seed=seed)
+        finally:
+            reader.close()
+        mining_seconds = time.perf_counter() - t
+        ranks = [n.bm25_rank for n in negs if n is not None]
+        say(f"hard negatives: {len(ranks)}/{len(train)} pairs"
+            + (f", median BM25 rank {float(np.median(ranks)):.0f}" if ranks else "") + f" ({mining_seconds:.1f} s)")
+    neg_keys = [None if n is None else (n.chunk_id, n.passage) for n in negs] if hard_negatives else None
+
     # ---- model
     import torch
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
@@ -332,7 +363,8 @@ def train_retriever(
     loss_fn = MultipleNegativesRankingLoss(model, scale=bm.loss_scale)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     plan = [
-        [b for b in no_duplicate_batches(train, batch_size, seed + epoch) if len(b) >= 2] for epoch in range(epochs)
+        [b for b in no_duplicate_batches(train, batch_size, seed + epoch, neg_keys) if len(b) >= 2]
+        for epoch in range(epochs)
     ]
     total = sum(len(b) for b in plan)
     if max_steps is not None:
@@ -341,7 +373,7 @@ def train_retriever(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear_schedule(s, total, warmup))
     losses: list[float] = []
     t0, c0 = time.perf_counter(), time.process_time()
-    step = 0
+    step = triplet_steps = 0
     model.max_seq_length = min(int(native_len or max_seq_length), max_seq_length)  # training only: cuts time, memory
     model.train()
     for epoch, batches in enumerate(plan):
@@ -353,6 +385,10 @@ def train_retriever(
                 model.preprocess([bm.query_prefix + p.query for p in pairs_b]),
                 model.preprocess([bm.passage_prefix + p.passage for p in pairs_b]),
             ]
+            negs_b = [n for n in (negs[i] for i in batch) if n is not None] if negs else []
+            if negs_b and len(negs_b) == len(batch):  # batches are all-triplet or all-pair (see no_duplicate_batches)
+                feats.append(model.preprocess([bm.passage_prefix + n.passage for n in negs_b]))
+                triplet_steps += 1
             loss = loss_fn(feats, torch.empty(0))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -404,6 +440,9 @@ def train_retriever(
             "pairs_by_kind": count_by(train, "kind"),
             "epochs": epochs,
             "steps": step,
+            "hard_negatives": hard_negatives,
+            "hard_negative_config": asdict(hcfg) if hard_negatives else None,
+            "pairs_with_negative": sum(n is not None for n in negs),
             "recall_before": before.get("all", {}),
             "recall_after": after.get("all", {}),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -441,7 +480,18 @@ def train_retriever(
         recall_before=before,
         recall_after=after,
         eval_corpus=len(es.corpus_ids) if es is not None else 0,
+        hard_negatives=hard_negatives,
+        pairs_with_negative=sum(n is not None for n in negs),
+        negative_bm25_rank=_rank_stats([n.bm25_rank for n in negs if n is not None]),
+        mining_seconds=round(mining_seconds, 2),
+        triplet_steps=triplet_steps,
     )
+
+
+def _rank_stats(ranks: Sequence[int]) -> dict[str, float]:
+    if not ranks:
+        return {}
+    return {"median": float(np.median(ranks)), "mean": round(float(np.mean(ranks)), 2), "max": float(max(ranks))}
 
 
 def run_train_retriever(
