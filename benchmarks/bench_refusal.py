@@ -48,19 +48,21 @@ SHARE_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # refuse when share >
 
 
 def support_share(rag: Any, question: str, hits: Sequence[Any], lang: str, drop_source: str | None = None) -> float:
-    """``RAG.lexical_support``'s share (0 when it abstains); with ``drop_source`` the corpus
-    statistics are those of the corpus without that document (its chunks' BM25 terms)."""
+    """``RAG.lexical_support``'s share (0 when it abstains); with ``drop_source`` the same check
+    with the statistics of the corpus without that document (its chunks' BM25 terms)."""
     from ingest.catalog import TERM_SEP
     from rag_app.answerability import question_terms, term_support
 
+    if drop_source is None:
+        found = rag.lexical_support(question, hits, lang)
+        return found.unsupported_share if found is not None and found.applicable else 0.0
     reader = rag.reader
     terms = question_terms(question, reader.analyzer)
     df, n = reader.doc_freq(terms)
-    if drop_source is not None:
-        gold = [set(t.split(TERM_SEP)) for (t,) in
-                reader.catalog.db.execute("SELECT terms FROM chunks WHERE source=?", (drop_source,))]
-        n -= len(gold)
-        df = {t: v - sum(t in g for g in gold) for t, v in df.items()}
+    gold = [set(t.split(TERM_SEP)) for (t,) in
+            reader.catalog.db.execute("SELECT terms FROM chunks WHERE source=?", (drop_source,))]
+    n -= len(gold)
+    df = {t: v - sum(t in g for g in gold) for t, v in df.items()}
     same = [reader.analyzer.tokenize(h.chunk.text) for h in hits if h.chunk.lang == lang]
     sup = term_support(terms, same, df, n)
     return sup.unsupported_share if sup.applicable else 0.0

@@ -179,26 +179,20 @@ class RAG:
 
         threshold = self.refusal_threshold()
         signal = relevance_signal(hits, a.mode)
+        reason: str | None = None
         if not hits or signal < threshold:
+            reason = "no_hits" if not hits else f"low_relevance:{signal:.4f}<{threshold:.4f}"
+        elif a.max_unsupported is not None:
+            support = self.lexical_support(searched, hits, lang)
+            if support is not None and support.refuses(a.max_unsupported):
+                reason = (f"unsupported_terms:{support.unsupported_share:.3f}>{a.max_unsupported:.3f}:"
+                          + ",".join(support.unsupported))
+        if reason is not None:  # refused before any generator runs; what was found is still returned
             text = refusal_message(lang)
             yield AnswerEvent(delta=text)
             yield AnswerEvent(answer=Answer(
                 text=text, citations=(), refused=True, generator="none", injection_flags=tuple(flags),
-                refusal_reason="no_hits" if not hits else f"low_relevance:{signal:.4f}<{threshold:.4f}",
-                timings={"retrieval": t_retrieval, "first_token": 0.0, "generation": 0.0,
-                         "total": time.perf_counter() - t0},
-                tokens={"prompt": 0, "completion": 0}, **base,  # type: ignore[arg-type]
-            ))
-            return
-
-        support = self.lexical_support(searched, hits, lang)
-        if support is not None and a.max_unsupported is not None and support.refuses(a.max_unsupported):
-            text = refusal_message(lang)
-            yield AnswerEvent(delta=text)
-            missing = ",".join(support.unsupported)
-            yield AnswerEvent(answer=Answer(
-                text=text, citations=(), refused=True, generator="none", injection_flags=tuple(flags),
-                refusal_reason=f"unsupported_terms:{support.unsupported_share:.3f}>{a.max_unsupported:.3f}:{missing}",
+                refusal_reason=reason,
                 timings={"retrieval": t_retrieval, "first_token": 0.0, "generation": 0.0,
                          "total": time.perf_counter() - t0},
                 tokens={"prompt": 0, "completion": 0}, **base,  # type: ignore[arg-type]

@@ -127,15 +127,15 @@ class DenseRetriever:
             # rarely holds k chunks of this language and the exact search below follows anyway;
             # go there directly instead of waiting for the shared HNSW query (same result: exact)
             found = self._exact(vec, ug, filters, top_k)
-            return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")
-        near = self.reader.nearest(vec, overfetch(top_k))
-        _, found = self.reader.visible(near.found, ug, filters, top_k)
-        if len(found) < top_k and not near.complete:
-            # too few visible among the unfiltered candidates: search only the visible ones
-            if self.reader.exact_fallback:
-                found = self._exact(vec, ug, filters, top_k)
-            else:
-                found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
+        else:
+            near = self.reader.nearest(vec, overfetch(top_k))
+            found = self.reader.visible(near.found, ug, filters, top_k)
+            if len(found) < top_k and not near.complete:
+                # too few visible among the unfiltered candidates: search only the visible ones
+                if self.reader.exact_fallback:
+                    found = self._exact(vec, ug, filters, top_k)
+                else:
+                    found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
         # only the returned chunks are read from the catalog, and checked again there (to_hits)
         return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")
 
@@ -143,7 +143,4 @@ class DenseRetriever:
                top_k: int) -> list[tuple[str, float]]:
         """Exact top-k among the visible chunks, over the reader's vector matrix."""
         vm = self.reader.vectors()
-        rows, mask = self.reader.row_mask(ug, filters)  # memoised per groups and filters
-        if rows is not vm.rows:  # the generation moved between the two calls: mask the matrix's rows
-            mask = self.reader.allowed_mask(vm.rows, ug, filters)
-        return exact_top_k(vm, vec, mask, top_k)
+        return exact_top_k(vm, vec, self.reader.row_mask(vm.rows, ug, filters), top_k)

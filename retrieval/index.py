@@ -129,8 +129,9 @@ class IndexReader:
         self._count_memo: tuple[int, int] | None = None  # (catalog generation, Chroma count)
         self._vectors: VectorMatrix | None = None
         self._vectors_lock = threading.Lock()  # one builder; other searches wait for its matrix
-        # (rows object id, user groups, filters) -> allowed_mask result, for the current rows only
-        self._mask_memo: dict[tuple[int, tuple[str, ...], Filters | None], npt.NDArray[np.bool_] | None] = {}
+        # (user groups, filters) -> allowed_mask over ``_mask_rows`` (the latest rows asked about)
+        self._mask_rows: _RowMeta | None = None
+        self._mask_memo: dict[tuple[tuple[str, ...], Filters | None], npt.NDArray[np.bool_] | None] = {}
         self._mask_lock = threading.Lock()
 
     @property
@@ -320,12 +321,13 @@ class IndexReader:
             return vm
 
     def visible(self, found: Sequence[tuple[str, float]], user_groups: Sequence[str], f: Filters | None,
-                limit: int) -> tuple[_RowMeta, list[tuple[str, float]]]:
+                limit: int) -> list[tuple[str, float]]:
         """The first ``limit`` results of ``found`` ((chunk id, score) best first) that this caller
-        may see and that pass the filters, judged on the in-memory row metadata (``allowed_mask``,
-        memoised per groups and filters), so only the chunks returned are read from the catalog;
-        ids the catalog lacks (orphaned vectors) are dropped. ``to_hits`` re-checks the chunks."""
-        rows, mask = self.row_mask(user_groups, f)
+        may see and that pass the filters, judged on the in-memory row metadata (``row_mask``), so
+        only the chunks returned are read from the catalog; ids the catalog lacks (orphaned
+        vectors) are dropped. ``to_hits`` re-checks the chunks."""
+        _, rows = self.bm25()
+        mask = self.row_mask(rows, user_groups, f)
         pos = rows.pos
         out: list[tuple[str, float]] = []
         for cid, score in found:
@@ -334,23 +336,23 @@ class IndexReader:
                 out.append((cid, score))
                 if len(out) >= limit:
                     break
-        return rows, out
+        return out
 
-    def row_mask(self, user_groups: Sequence[str], f: Filters | None) -> tuple[_RowMeta, npt.NDArray[np.bool_] | None]:
-        """The current row metadata and ``allowed_mask`` over it, memoised: at 100k chunks a
-        language filter alone (``np.isin`` over the rows) costs ~1 ms, paid per list per query."""
-        _, rows = self.bm25()
-        key = (id(rows), tuple(user_groups), None if f is None or f.is_empty() else f)
+    def row_mask(self, rows: _RowMeta, user_groups: Sequence[str], f: Filters | None) -> npt.NDArray[np.bool_] | None:
+        """``allowed_mask(rows, ...)``, memoised for the latest ``rows`` (one catalog generation):
+        at 100k chunks a language filter alone (``np.isin`` over the rows) costs ~1 ms, paid per
+        list per query. The memo holds the rows object itself, so a new generation's rows never
+        meet an old generation's masks."""
+        key = (tuple(user_groups), None if f is None or f.is_empty() else f)
         with self._mask_lock:
-            if key in self._mask_memo:
-                return rows, self._mask_memo[key]
+            if self._mask_rows is rows and key in self._mask_memo:
+                return self._mask_memo[key]
         mask = self.allowed_mask(rows, user_groups, f)
         with self._mask_lock:
-            memo = self._mask_memo
-            if len(memo) >= _MASK_MEMO or any(k[0] != key[0] for k in memo):
-                memo.clear()  # masks of an older generation's rows, or too many callers: start again
-            memo[key] = mask
-        return rows, mask
+            if self._mask_rows is not rows or len(self._mask_memo) >= _MASK_MEMO:
+                self._mask_rows, self._mask_memo = rows, {}  # another generation, or too many callers
+            self._mask_memo[key] = mask
+        return mask
 
     def allowed_mask(self, rows: _RowMeta, user_groups: Sequence[str], f: Filters | None) -> npt.NDArray[np.bool_] | None:
         """bool [n] rows this caller may see and that pass the filters (None: all rows)."""

@@ -22,6 +22,6 @@ class BM25Retriever:
             return []
         ug = normalise_groups(groups)
         bm25, rows = self.reader.bm25()
-        mask = self.reader.allowed_mask(rows, ug, filters)
+        mask = self.reader.row_mask(rows, ug, filters)  # memoised per groups and filters
         found = bm25.search(self.reader.analyzer.tokenize(query), top_k, allowed=mask)
         return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, self.name)

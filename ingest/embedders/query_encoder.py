@@ -47,6 +47,7 @@ class FrozenQueryEncoder:
         self._model = model
         self._frozen = frozen
         self._names = tuple(input_names)
+        self._rest = list(model)[1:]  # pooling, normalisation: run as they are
 
     def encode(self, text: str) -> npt.NDArray[np.float32]:
         import torch
@@ -54,7 +55,7 @@ class FrozenQueryEncoder:
         features = self._model.preprocess([text])
         with torch.inference_mode():
             features["token_embeddings"] = self._frozen(*(features[k] for k in self._names))  # (1, T, hidden)
-            for module in list(self._model)[1:]:
+            for module in self._rest:
                 features = module(features)
             vec = features["sentence_embedding"][0].float().numpy()  # (dim,)
         norm = float(np.linalg.norm(vec))

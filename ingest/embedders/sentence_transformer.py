@@ -115,9 +115,10 @@ class SentenceTransformerEmbedder:
         self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
         # single queries through a traced + frozen transformer (query_encoder.py), built on the
-        # first query; False once tried and refused (eager stays)
+        # first query; None after that when tracing is off or was refused (eager stays)
         self.trace_queries = trace_queries
-        self._query_encoder: FrozenQueryEncoder | bool | None = None
+        self._query_encoder: FrozenQueryEncoder | None = None
+        self._query_encoder_tried = False
         dim = read_dim(self.path) if (self.path / "modules.json").is_file() else None
         if dim is None:
             model = self._load()  # a plain transformers directory: ask the loaded model
@@ -199,15 +200,13 @@ class SentenceTransformerEmbedder:
 
     def _fast_query_encoder(self, model: Any) -> FrozenQueryEncoder | None:
         """The traced query encoder, built on first use (under ``_QUERY_THREADS_LOCK``)."""
-        if self._query_encoder is None:
-            if not self.trace_queries:
-                self._query_encoder = False
-            else:
+        if not self._query_encoder_tried:
+            if self.trace_queries:
                 from .query_encoder import freeze_query_encoder
 
-                self._query_encoder = freeze_query_encoder(model) or False
-        enc = self._query_encoder
-        return enc if not isinstance(enc, bool) else None
+                self._query_encoder = freeze_query_encoder(model)
+            self._query_encoder_tried = True
+        return self._query_encoder
 
     def _embed(self, texts: list[str]) -> FloatMatrix:
         """(len(texts), dim) float32, L2-normalised; ``texts`` already carry their prefix."""

@@ -25,7 +25,6 @@ BM25 is where unlabelled positives concentrate) and the negative is drawn from t
 from __future__ import annotations
 
 import random
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 from ingest.types import Chunk
 
-from .pairs import Pair, stable_seed
+from .pairs import Pair, norm_text, stable_seed
 
 # query text -> [(chunk id, BM25 score)], best first, restricted to the pool
 Search = Callable[[str], Sequence[tuple[str, float]]]
@@ -69,16 +68,11 @@ class HardNegative:
     score: float  # BM25 score
 
 
-def _norm(s: str) -> str:
-    """NFKC, no whitespace (the same normalisation as gold-pair answer matching)."""
-    return "".join(unicodedata.normalize("NFKC", s).split())
-
-
 def _answer_text(pair: Pair) -> str:
     if pair.answer:
-        return _norm(pair.answer)
+        return norm_text(pair.answer)
     if pair.kind == "ict":  # the query is a sentence cut from the positive: a passage holding it is a copy
-        return _norm(pair.query)
+        return norm_text(pair.query)
     return ""
 
 
@@ -104,7 +98,7 @@ def usable_negatives(
         if not allow_same_doc and c.doc_id == pair.doc_id:
             continue
         text = c.embedding_text()
-        if text == pair.passage or (answer and answer in _norm(text)):  # a copy of the positive / holds the answer
+        if text == pair.passage or (answer and answer in norm_text(text)):  # a copy of the positive / holds the answer
             continue
         out.append((rank, cid, score))
         if limit is not None and len(out) >= limit:

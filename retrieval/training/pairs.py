@@ -170,7 +170,7 @@ def heading_pairs(chunks: Sequence[Chunk], cfg: PairConfig) -> list[Pair]:
     return out
 
 
-def _norm(s: str) -> str:
+def norm_text(s: str) -> str:
     """NFKC, no whitespace: "５０，０００ 円" and "50,000円" compare equal."""
     return "".join(unicodedata.normalize("NFKC", s).split())
 
@@ -212,8 +212,8 @@ def gold_pairs(chunks: Sequence[Chunk], qa_rows: Iterable[Mapping[str, object]])
         cands = by_source.get(src) or [
             c for s, cs in by_source.items() if s.endswith("/" + src) for c in cs
         ]
-        ans = _norm(a)
-        hits = sorted((c for c in cands if ans in _norm(c.text)), key=lambda c: (c.doc_id, c.ordinal))
+        ans = norm_text(a)
+        hits = sorted((c for c in cands if ans in norm_text(c.text)), key=lambda c: (c.doc_id, c.ordinal))
         if not hits:
             continue
         lang = row.get("lang")

@@ -44,7 +44,7 @@ def test_embed_query_takes_the_fast_path_and_eager_when_off(mini: SentenceTransf
         fast_vec = mini.embed_query(text)
         assert float(fast_vec @ slow.embed_query(text)) >= 0.99999
     assert isinstance(mini._query_encoder, FrozenQueryEncoder)
-    assert slow._query_encoder is False
+    assert slow._query_encoder is None and slow._query_encoder_tried
 
 
 def test_disagreement_keeps_the_eager_path(mini: SentenceTransformerEmbedder,
@@ -54,7 +54,7 @@ def test_disagreement_keeps_the_eager_path(mini: SentenceTransformerEmbedder,
     assert freeze_query_encoder(mini._load()) is None
     fresh = SentenceTransformerEmbedder(mini.path)
     vec = fresh.embed_query(TEXTS[1])
-    assert fresh._query_encoder is False
+    assert fresh._query_encoder is None and fresh._query_encoder_tried
     assert float(vec @ mini._embed([TEXTS[1]])[0]) >= 0.99999
 
 
