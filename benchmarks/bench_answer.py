@@ -158,13 +158,19 @@ def ensure_index(set_name: str) -> Path:
 
 
 def config_key(set_name: str) -> str:
-    """What a stored result depends on besides the question: index and answer settings. A result
+    """What a stored result depends on besides the question and the generator: the index, every
+    answer setting (refusal gates included) and the extractive generator's defaults. A result
     recorded under another key is neither skipped on resume nor counted in the table."""
-    from rag_app.config import AnswerSettings
+    from dataclasses import asdict, fields
 
-    a = AnswerSettings()
-    return (f"index={INDEX_NAMES[set_name]};mode={a.mode};top_k={a.top_k};depth={a.depth};"
-            f"ctx={a.max_context_tokens};max_tokens={a.max_tokens};t={a.temperature}")
+    from rag_app.config import AnswerSettings
+    from rag_app.generators.extractive import ExtractiveGenerator
+
+    a = asdict(AnswerSettings())
+    a.pop("generator")  # recorded per result
+    ex = ExtractiveGenerator()
+    a.update({f"extractive.{f.name}": getattr(ex, f.name) for f in fields(ex) if f.name != "name"})
+    return f"index={INDEX_NAMES[set_name]};" + ";".join(f"{k}={v}" for k, v in sorted(a.items()))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,24 +1,32 @@
-"""One query through a sentence-transformers model, fast: its transformer traced and frozen
-(TorchScript), the rest of its pipeline (pooling, normalisation) run as usual.
+"""One query through a sentence-transformers model, fast: its transformer layers exported to ONNX
+and run by ONNX Runtime; the token lookup, pooling and normalisation stay the model's own.
 
-Why: a query is ~10-40 tokens, and at that size eager PyTorch spends about a quarter of the
-forward pass dispatching ops from Python. Measured here (2 cores, E5-small, one torch thread,
-200 SQuAD + JSQuAD questions, side by side): eager p50 22.7 / p95 32.0 ms, traced and frozen
-p50 17.4 / p95 23.1 ms, cosine to eager >= 0.9999998 on every question. Batches of passages keep
-the eager path: there the matrix products dominate and padding varies.
+Why: a query is ~10-40 tokens, and at that size PyTorch spends a large share of the forward pass
+dispatching small ops from Python. Measured here (2 cores, E5-small, one thread, 200 SQuAD +
+JSQuAD questions, side by side, BENCHMARKS.md "Retrieval latency"): eager p50 ~22 ms, TorchScript
+traced and frozen ~18 ms (session 3's fast path), ONNX Runtime ~13 ms, cosine to eager
+>= 0.9999999 on every question. Batches of passages keep the eager path: there the matrix
+products dominate and padding varies.
 
-Safety: a trace records one path through the model. It is recorded on a single text (batch 1,
-no padding: every attention-mask entry 1), used only for single texts, and checked against the
-eager model on probe texts of other lengths than the trace example; a failure to trace or a
-cosine below ``MIN_AGREEMENT`` keeps the eager path (logged once). The encoder is an
-optimisation, never a different model.
+What is exported: the encoder *without* its word-embedding table (``inputs_embeds`` in, last
+hidden state out; E5's table is 250k x 384 floats = 384 MB, the layers 86 MB). Exporting takes
+about 1 s on the first query, in memory (nothing is written to disk), so no cache can go stale.
+
+Threads: ONNX Runtime runs the query on ``threads`` intra-op threads (default 1) with spinning
+off. Spinning workers are what made two torch threads lose (hybrid end-to-end p95 131 ms at 100k
+chunks: they starve the search threads that run right after the encoder).
+
+Safety: the exported graph is checked against the eager model on probe texts of several lengths
+and both languages; a failure to export, a missing ``onnx``/``onnxruntime``, or a cosine below
+``MIN_AGREEMENT`` keeps the eager path (logged once). The encoder is an optimisation, never a
+different model.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,34 +35,41 @@ import numpy.typing as npt
 log = logging.getLogger(__name__)
 
 MIN_AGREEMENT = 0.9999  # cosine to the eager output on every probe text
-TRACE_TEXT = "query: how many days of paid leave do new employees get"
+EXPORT_TEXT = "query: how many days of paid leave do new employees get"
 PROBE_TEXTS = (
     "query: a",
     "query: 入社6か月後に付与される年次有給休暇は何日ですか？",
     "query: Which Normans were the first to arrive in southern Italy, and what did they do "
     "there in the decades after they settled, according to the chronicles of the period?",
 )
+ONNX_OPSET = 17
 
 
-class FrozenQueryEncoder:
+class OnnxQueryEncoder:
     """``encode(text)`` -> (dim,) float32, L2-normalised, for one text (prefix included).
 
-    Built by :func:`freeze_query_encoder`; holds the sentence-transformers model, its first
-    module (the transformer) as a frozen TorchScript graph, and the tensor input names in order.
+    Built by :func:`onnx_query_encoder`; holds the sentence-transformers model (tokenizer, word
+    embeddings, pooling) and an ONNX Runtime session over its transformer layers. Thread-safe:
+    ``InferenceSession.run`` is, and the torch parts are a table lookup and a mean.
     """
 
-    def __init__(self, model: Any, frozen: Any, input_names: Sequence[str]) -> None:
+    def __init__(self, model: Any, session: Any, threads: int) -> None:
         self._model = model
-        self._frozen = frozen
-        self._names = tuple(input_names)
-        self._rest = list(model)[1:]  # pooling, normalisation: run as they are
+        self._session = session
+        first, *rest = list(model)
+        self._embeddings = first.auto_model.get_input_embeddings()
+        self._rest = rest  # pooling, normalisation: run as they are
+        self.threads = threads
 
     def encode(self, text: str) -> npt.NDArray[np.float32]:
         import torch
 
         features = self._model.preprocess([text])
+        mask = features["attention_mask"]  # (1, T) int64, all ones: one text, no padding
         with torch.inference_mode():
-            features["token_embeddings"] = self._frozen(*(features[k] for k in self._names))  # (1, T, hidden)
+            embeds = self._embeddings(features["input_ids"]).float().numpy()  # (1, T, hidden)
+            hidden = self._session.run(None, {"inputs_embeds": embeds, "attention_mask": mask.numpy()})[0]
+            features["token_embeddings"] = torch.from_numpy(hidden)  # (1, T, hidden)
             for module in self._rest:
                 features = module(features)
             vec = features["sentence_embedding"][0].float().numpy()  # (dim,)
@@ -67,52 +82,75 @@ def _eager(model: Any, text: str) -> npt.NDArray[np.float32]:
     return np.asarray(vec, dtype=np.float32)[0]
 
 
-def freeze_query_encoder(model: Any) -> FrozenQueryEncoder | None:
-    """A :class:`FrozenQueryEncoder` for a loaded ``SentenceTransformer`` whose first module is a
-    text transformer writing ``token_embeddings``, or None (eager stays) when tracing fails or the
-    traced graph disagrees with the eager model on the probe texts."""
+def export_layers(model: Any) -> bytes:
+    """The ONNX bytes of ``model``'s first module's transformer, from ``inputs_embeds`` (1, T,
+    hidden) float32 and ``attention_mask`` (1, T) int64 to the last hidden state (1, T, hidden);
+    T is dynamic. Raises when the model is no sentence-transformers text transformer."""
+    import torch
+
+    first = next(iter(model))
+    auto = getattr(first, "auto_model", None)
+    if auto is None or not hasattr(auto, "get_input_embeddings"):
+        raise TypeError(f"{type(first).__name__} has no Hugging Face transformer to export")
+    layers: Any = auto
+
+    class _Layers(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.auto = layers
+
+        def forward(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.auto(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+
+    features = model.preprocess([EXPORT_TEXT])
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # TracerWarnings about shape-dependent branches (padding: none here, batch 1); the probe
+        # check in onnx_query_encoder catches an export that went wrong
+        warnings.simplefilter("ignore")
+        embeds = layers.get_input_embeddings()(features["input_ids"]).float()
+        # the TorchScript-based exporter (dynamo=False: the dynamo one needs onnxscript) writes to
+        # a file object too; the stubs only name paths
+        torch.onnx.export(_Layers().eval(), (embeds, features["attention_mask"]), buf,  # type: ignore[arg-type]
+                          input_names=["inputs_embeds", "attention_mask"], output_names=["hidden"],
+                          dynamic_axes={"inputs_embeds": {1: "T"}, "attention_mask": {1: "T"}, "hidden": {1: "T"}},
+                          opset_version=ONNX_OPSET, dynamo=False)
+    return buf.getvalue()
+
+
+def onnx_query_encoder(model: Any, threads: int = 1) -> OnnxQueryEncoder | None:
+    """An :class:`OnnxQueryEncoder` for a loaded ``SentenceTransformer`` whose first module is a
+    Hugging Face text transformer, or None (eager stays) when ``onnx``/``onnxruntime`` are missing,
+    the export fails, or the exported graph disagrees with the eager model on the probe texts."""
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     try:
-        import torch
-
-        modules = list(model)
-        first = modules[0]
-        features = model.preprocess([TRACE_TEXT])
-        names = [k for k, v in features.items() if isinstance(v, torch.Tensor)]
-        if "input_ids" not in names:
-            log.info("query fast path off: %s takes no input_ids", type(first).__name__)
-            return None
-
-        class _TokenEmbeddings(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.inner = first
-
-            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-                feats: dict[str, Any] = dict(zip(names, tensors, strict=True))
-                if "modality" in features:
-                    feats["modality"] = features["modality"]
-                return self.inner(feats)["token_embeddings"]
-
-        with torch.inference_mode(), warnings.catch_warnings():
-            # TracerWarnings about shape-dependent branches (padding: none here, batch 1) and the
-            # deprecation of TorchScript in favour of torch.compile, which needs a C compiler and
-            # tens of seconds at run time; torch is pinned (2.13.0) and the probe check below
-            # catches a trace that went wrong
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(_TokenEmbeddings().eval(), tuple(features[k] for k in names),
-                                     check_trace=False, strict=False)
-            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-        enc = FrozenQueryEncoder(model, frozen, names)
+        import onnx  # noqa: F401  (torch.onnx.export writes through it)
+        import onnxruntime as ort
+    except ImportError as exc:
+        log.warning("query fast path off (eager stays): %s; pip install onnx onnxruntime "
+                    "(both in ragqa's torch extra)", exc)
+        return None
+    try:
+        graph = export_layers(model)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only: no per-node warnings on stderr
+        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        enc = OnnxQueryEncoder(model, session, threads)
         for text in PROBE_TEXTS:
             agreement = float(enc.encode(text) @ _eager(model, text))
             if agreement < MIN_AGREEMENT:
-                log.warning("query fast path off: traced encoder disagrees with eager (cosine %.6f on %r)",
+                log.warning("query fast path off: the ONNX graph disagrees with eager (cosine %.6f on %r)",
                             agreement, text[:40])
                 return None
         return enc
-    except Exception as exc:  # tracing is an optimisation: any failure keeps the eager path
-        log.warning("query fast path off: tracing failed (%s: %s)", type(exc).__name__, exc)
+    except Exception as exc:  # an optimisation: any failure keeps the eager path
+        log.warning("query fast path off (eager stays): %s: %s", type(exc).__name__, exc)
         return None
 
 
-__all__ = ["MIN_AGREEMENT", "FrozenQueryEncoder", "freeze_query_encoder"]
+__all__ = ["MIN_AGREEMENT", "OnnxQueryEncoder", "export_layers", "onnx_query_encoder"]

