@@ -208,8 +208,9 @@ def train_tuned(qas: list[QASet], roots: dict[str, Path], splits: dict[str, tupl
     try:
         from retrieval.training import train_retriever
     except ImportError as e:
-        print(f"  TODO(lead): retrieval.training.train_retriever is not importable ({e}); the tuned rows are "
-              "skipped. Rerun with --tuned once it is, or pass --tuned-model DIR.", flush=True)
+        print(f"  retrieval.training.train_retriever is not importable ({e}); the tuned rows are skipped. "
+              'Install the trainer with pip install "ragqa[torch]" and rerun with --tuned, or pass '
+              "--tuned-model DIR.", flush=True)
         return None, {}
     train_root = CACHE_DIR / "docs" / "tuned-train"
     rows: list[dict[str, str]] = []
@@ -565,8 +566,8 @@ def render_quality(res: dict[str, Any]) -> str:
     t = res.get("tuned")
     if t:
         if t.get("tuned_spec") is None:
-            parts.append("### Tuned encoder\n\nNot run: `retrieval.training.train_retriever` was not available "
-                         "(TODO(lead): rerun with `--tuned` once it exists, or `--tuned-model DIR`).\n")
+            parts.append("### Tuned encoder\n\nNot run: `retrieval.training.train_retriever` was not importable "
+                         '(`pip install "ragqa[torch]"`, then rerun with `--tuned`, or pass `--tuned-model DIR`).\n')
         else:
             parts.append("### Tuned encoder (held-out articles)\n")
             rows = []

@@ -339,7 +339,9 @@ def train_retriever(
     reembed: Annotated[bool, typer.Option("--reembed/--no-reembed", help="Re-embed the index with the tuned model.")] = True,
     hard_negatives: Annotated[bool, typer.Option(
         "--hard-negatives/--no-hard-negatives",
-        help="Add one BM25-mined hard negative per pair (a high-ranked passage of another document).")] = False,
+        help="Add one BM25-mined hard negative per pair (a high-ranked passage of another document). "
+             "Measured on held-out SQuAD/JSQuAD articles, two splits: R@1 +0.6 to +1.5 points on every "
+             "row, R@5 -0.7 to +1.0; about 1.9x the training time (BENCHMARKS.md).")] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
