@@ -157,18 +157,19 @@ def ensure_index(set_name: str) -> Path:
     return path
 
 
-def config_key(set_name: str) -> str:
+def config_key(set_name: str, answer: Any = None, extractive: Any = None) -> str:
     """What a stored result depends on besides the question and the generator: the index, every
-    answer setting (refusal gates included) and the extractive generator's defaults. A result
-    recorded under another key is neither skipped on resume nor counted in the table."""
+    answer setting (refusal gates included; ``answer``: default ``AnswerSettings()``) and the
+    extractive generator's settings (default ``ExtractiveGenerator()``). A result recorded under
+    another key is neither skipped on resume nor counted in the table."""
     from dataclasses import asdict, fields
 
     from rag_app.config import AnswerSettings
     from rag_app.generators.extractive import ExtractiveGenerator
 
-    a = asdict(AnswerSettings())
+    a = asdict(answer if answer is not None else AnswerSettings())
     a.pop("generator")  # recorded per result
-    ex = ExtractiveGenerator()
+    ex = extractive if extractive is not None else ExtractiveGenerator()
     a.update({f"extractive.{f.name}": getattr(ex, f.name) for f in fields(ex) if f.name != "name"})
     return f"index={INDEX_NAMES[set_name]};" + ";".join(f"{k}={v}" for k, v in sorted(a.items()))
 

@@ -12,6 +12,11 @@ What is exported: the encoder *without* its word-embedding table (``inputs_embed
 hidden state out; E5's table is 250k x 384 floats = 384 MB, the layers 86 MB). Exporting takes
 about 1 s on the first query, in memory (nothing is written to disk), so no cache can go stale.
 
+When: building it (export ~1 s, probe check) costs about 1.5-2 s once and saves ~10 ms a query,
+so it pays off only in a process that asks many questions (a server, ``ragqa chat``, Streamlit, a
+benchmark). The embedder answers its first ``FAST_AFTER_QUERIES`` queries eagerly and builds the
+fast path on the next one: a one-shot ``ragqa search`` / ``ragqa ask`` never pays for it.
+
 Threads: ONNX Runtime runs the query on ``threads`` intra-op threads (default 1) with spinning
 off. Spinning workers are what made two torch threads lose (hybrid end-to-end p95 131 ms at 100k
 chunks: they starve the search threads that run right after the encoder).
@@ -35,6 +40,7 @@ import numpy.typing as npt
 log = logging.getLogger(__name__)
 
 MIN_AGREEMENT = 0.9999  # cosine to the eager output on every probe text
+FAST_AFTER_QUERIES = 5  # single queries answered eagerly before the fast path is built
 EXPORT_TEXT = "query: how many days of paid leave do new employees get"
 PROBE_TEXTS = (
     "query: a",
@@ -153,4 +159,4 @@ def onnx_query_encoder(model: Any, threads: int = 1) -> OnnxQueryEncoder | None:
         return None
 
 
-__all__ = ["MIN_AGREEMENT", "OnnxQueryEncoder", "export_layers", "onnx_query_encoder"]
+__all__ = ["FAST_AFTER_QUERIES", "MIN_AGREEMENT", "OnnxQueryEncoder", "export_layers", "onnx_query_encoder"]

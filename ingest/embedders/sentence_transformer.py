@@ -115,8 +115,10 @@ class SentenceTransformerEmbedder:
         self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
         # single queries through the transformer layers exported to ONNX Runtime (query_encoder.py),
-        # built on the first query; None after that when it is off or was refused (eager stays)
+        # built once FAST_AFTER_QUERIES queries were answered eagerly; None after that when it is
+        # off or was refused (eager stays)
         self.fast_queries = fast_queries
+        self._single_queries = 0
         self._query_encoder: OnnxQueryEncoder | None = None
         self._query_encoder_tried = False
         dim = read_dim(self.path) if (self.path / "modules.json").is_file() else None
@@ -181,10 +183,11 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
         """One query through ONNX Runtime's copy of the transformer layers when it agrees with the
-        eager model (``query_encoder.py``: ~1.5x faster on one thread), else eagerly on one torch
-        thread: a ~20-token forward pass gains little from a second one, and torch's worker threads
-        keep spinning after it, starving the search threads that run next (hybrid end-to-end at
-        100k chunks, measured: p95 132 ms with all cores, 57 ms with one)."""
+        eager model (``query_encoder.py``: ~1.5x faster on one thread; built after the first
+        ``FAST_AFTER_QUERIES`` queries, so one-shot commands skip its ~1.5 s set-up), else eagerly
+        on one torch thread: a ~20-token forward pass gains little from a second one, and torch's
+        worker threads keep spinning after it, starving the search threads that run next (hybrid
+        end-to-end at 100k chunks, measured: p95 132 ms with all cores, 57 ms with one)."""
         model = self._load()
         fast = self._fast_query_encoder(model)
         if fast is not None:
@@ -200,15 +203,17 @@ class SentenceTransformerEmbedder:
                 torch.set_num_threads(before)
 
     def _fast_query_encoder(self, model: Any) -> OnnxQueryEncoder | None:
-        """The ONNX Runtime query encoder, built on the first query (once, under a lock)."""
-        if not self._query_encoder_tried:
-            with _QUERY_THREADS_LOCK:
-                if not self._query_encoder_tried:
-                    if self.fast_queries:
-                        from .query_encoder import onnx_query_encoder
+        """The ONNX Runtime query encoder: None for the first ``FAST_AFTER_QUERIES`` queries, then
+        built once (under a lock)."""
+        if self._query_encoder_tried or not self.fast_queries:
+            return self._query_encoder
+        from .query_encoder import FAST_AFTER_QUERIES, onnx_query_encoder
 
-                        self._query_encoder = onnx_query_encoder(model)
-                    self._query_encoder_tried = True
+        with _QUERY_THREADS_LOCK:
+            self._single_queries += 1
+            if self._single_queries > FAST_AFTER_QUERIES and not self._query_encoder_tried:
+                self._query_encoder = onnx_query_encoder(model)
+                self._query_encoder_tried = True
         return self._query_encoder
 
     def _embed(self, texts: list[str]) -> FloatMatrix:

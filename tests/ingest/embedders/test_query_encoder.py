@@ -43,19 +43,26 @@ def test_onnx_encoder_matches_eager_at_every_length(mini: SentenceTransformerEmb
         assert float(got @ want) >= 0.99999, text
 
 
-def test_embed_query_takes_the_fast_path_and_eager_when_off(mini: SentenceTransformerEmbedder) -> None:
+def test_embed_query_goes_fast_after_the_first_queries_and_stays_eager_when_off(
+        mini: SentenceTransformerEmbedder) -> None:
+    fresh = SentenceTransformerEmbedder(mini.path)
     slow = SentenceTransformerEmbedder(mini.path, fast_queries=False)
-    for text in TEXTS[1:3]:
-        fast_vec = mini.embed_query(text)
-        assert float(fast_vec @ slow.embed_query(text)) >= 0.99999
-    assert isinstance(mini._query_encoder, OnnxQueryEncoder)
-    assert slow._query_encoder is None and slow._query_encoder_tried
+    texts = TEXTS[1:3] * 4  # 8 queries: past FAST_AFTER_QUERIES
+    assert len(texts) > query_encoder.FAST_AFTER_QUERIES
+    for i, text in enumerate(texts):
+        vec = fresh.embed_query(text)
+        # a one-shot process (the CLI) never builds it: the first queries stay eager
+        assert (fresh._query_encoder is not None) == (i >= query_encoder.FAST_AFTER_QUERIES), i
+        assert float(vec @ slow.embed_query(text)) >= 0.99999
+    assert isinstance(fresh._query_encoder, OnnxQueryEncoder)
+    assert slow._query_encoder is None and slow._single_queries == 0
 
 
 def test_disagreement_keeps_the_eager_path(mini: SentenceTransformerEmbedder,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # an agreement bar no float computation can pass: the exported graph must be refused, not used
     monkeypatch.setattr(query_encoder, "MIN_AGREEMENT", 1.5)
+    monkeypatch.setattr(query_encoder, "FAST_AFTER_QUERIES", 0)
     assert onnx_query_encoder(mini._load()) is None
     fresh = SentenceTransformerEmbedder(mini.path)
     vec = fresh.embed_query(TEXTS[1])
