@@ -110,9 +110,10 @@ def test_ask_gives_a_cited_answer_and_refuses_the_unanswerable(corpus_index: Pat
     assert "10日" in ans.text
 
 
-@pytest.mark.xfail(strict=False, reason="issue #4 open: the lexical-support gate refuses 11 of 13 unanswerable "
-                   "questions at 4 % false refusals on SQuAD; the other two (Linux laptop, Starter ticket "
-                   "limit) share every term with the corpus or nearly (benchmarks/bench_refusal.py, BENCHMARKS.md)")
+@pytest.mark.xfail(strict=False, reason="issue #4 target not met (blocked: needs an answerability model, none offline): "
+                   "the lexical-support gate refuses 11 of 13 unanswerable questions at 4 % false refusals on "
+                   "SQuAD; the other two (Linux laptop, Starter ticket limit) share every term with the corpus "
+                   "or nearly (benchmarks/bench_refusal.py, BENCHMARKS.md)")
 def test_every_unanswerable_corpus_question_is_refused(corpus_index: Path) -> None:
     rag = RAG.from_config(index_dir=corpus_index, generator="extractive")
     unanswerable = [q for q in QA if not q["answerable"]]
