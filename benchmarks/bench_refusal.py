@@ -68,6 +68,17 @@ def support_share(rag: Any, question: str, hits: Sequence[Any], lang: str, drop_
     return sup.unsupported_share if sup.applicable else 0.0
 
 
+def _extractive_rag(set_name: str) -> Any:
+    """A ``RAG`` over ``set_name``'s benchmark index with the default answer settings and the
+    extractive generator (retrieval and refusal signals only: nothing here calls an LLM)."""
+    from ingest.settings import IndexSettings
+    from rag_app.config import AnswerSettings, RAGConfig
+    from rag_app.rag import RAG
+
+    return RAG(RAGConfig(index=IndexSettings(index_dir=ensure_index(set_name)),
+                         answer=AnswerSettings(generator="extractive")))
+
+
 def near_miss_rows(set_name: str, n: int, seed: int) -> list[dict[str, Any]]:
     """``n`` training questions of SQuAD/JSQuAD outside the benchmark sample, each as asked
     (answerable) and as a near miss (gold paragraph gone): set, qid, answerable, share."""
@@ -75,13 +86,9 @@ def near_miss_rows(set_name: str, n: int, seed: int) -> list[dict[str, Any]]:
 
     from bench_answer import _dataset_questions
 
-    from ingest.settings import IndexSettings
-    from rag_app.config import AnswerSettings, RAGConfig
     from rag_app.prompting import detect_question_lang
-    from rag_app.rag import RAG
 
-    rag = RAG(RAGConfig(index=IndexSettings(index_dir=ensure_index(set_name)),
-                        answer=AnswerSettings(generator="extractive")))
+    rag = _extractive_rag(set_name)
     k = rag.config.answer.top_k
     held = {q.qid for q in question_order(set_name, seed)}
     pool = [q for q in _dataset_questions(set_name) if q.qid not in held]
@@ -115,14 +122,11 @@ def _rate(flags: Sequence[bool]) -> float:
 
 def signals(set_name: str, seed: int) -> list[dict[str, Any]]:
     """One row per question: set, qid, answerable, lang, cosine, coverage."""
-    from ingest.settings import IndexSettings
-    from rag_app.config import AnswerSettings, RAGConfig
     from rag_app.generators.extractive import score_sentences
     from rag_app.prompting import detect_question_lang
-    from rag_app.rag import RAG, relevance_signal
+    from rag_app.rag import relevance_signal
 
-    rag = RAG(RAGConfig(index=IndexSettings(index_dir=ensure_index(set_name)),
-                        answer=AnswerSettings(generator="extractive")))
+    rag = _extractive_rag(set_name)
     rows = []
     for q in question_order(set_name, seed):
         _, hits = rag.retrieve(q.text, groups=list(q.groups) or None)

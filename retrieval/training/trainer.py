@@ -325,6 +325,8 @@ def train_retriever(
     negs: list[HardNegative | None] = []
     hcfg = hard_negative_config or HardNegativeConfig()
     mining_seconds = 0.0
+    rank_stats: dict[str, float] = {}
+    n_with_negative = 0
     if hard_negatives:
         t = time.perf_counter()
         pool = {c.id: c for c in chunks if c.doc_id not in held_docs}
@@ -334,9 +336,10 @@ def train_retriever(
         finally:
             reader.close()
         mining_seconds = time.perf_counter() - t
-        ranks = [n.bm25_rank for n in negs if n is not None]
-        say(f"hard negatives: {len(ranks)}/{len(train)} pairs"
-            + (f", median BM25 rank {float(np.median(ranks)):.0f}" if ranks else "") + f" ({mining_seconds:.1f} s)")
+        rank_stats = _rank_stats([n.bm25_rank for n in negs if n is not None])
+        n_with_negative = sum(n is not None for n in negs)
+        say(f"hard negatives: {n_with_negative}/{len(train)} pairs"
+            + (f", median BM25 rank {rank_stats['median']:.0f}" if rank_stats else "") + f" ({mining_seconds:.1f} s)")
     neg_keys = [None if n is None else (n.chunk_id, n.passage) for n in negs] if hard_negatives else None
 
     # ---- model
@@ -442,7 +445,7 @@ def train_retriever(
             "steps": step,
             "hard_negatives": hard_negatives,
             "hard_negative_config": asdict(hcfg) if hard_negatives else None,
-            "pairs_with_negative": sum(n is not None for n in negs),
+            "pairs_with_negative": n_with_negative,
             "recall_before": before.get("all", {}),
             "recall_after": after.get("all", {}),
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -481,8 +484,8 @@ def train_retriever(
         recall_after=after,
         eval_corpus=len(es.corpus_ids) if es is not None else 0,
         hard_negatives=hard_negatives,
-        pairs_with_negative=sum(n is not None for n in negs),
-        negative_bm25_rank=_rank_stats([n.bm25_rank for n in negs if n is not None]),
+        pairs_with_negative=n_with_negative,
+        negative_bm25_rank=rank_stats,
         mining_seconds=round(mining_seconds, 2),
         triplet_steps=triplet_steps,
     )
