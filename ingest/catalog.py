@@ -273,6 +273,14 @@ class Catalog:
     def chunk_ids_of(self, doc_id: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM chunks WHERE doc_id=? ORDER BY ordinal", (doc_id,))]
 
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+
+    def language_counts(self) -> list[tuple[str, int]]:
+        """[(lang, chunks)] of the indexed chunks, most chunks first."""
+        rows = self.db.execute("SELECT lang, COUNT(*) AS n FROM chunks GROUP BY lang ORDER BY n DESC, lang").fetchall()
+        return [(str(r[0]), int(r[1])) for r in rows]
+
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM chunks")}
 

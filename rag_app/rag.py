@@ -35,11 +35,12 @@ class AnswerEvent:
     answer: Answer | None = None
 
 
-def relevance_signal(hits: Sequence[Hit], mode: str) -> float:
-    """The score compared with the refusal threshold: best dense cosine (bm25 mode: best BM25)."""
-    key = "bm25_score" if mode == "bm25" else "dense_score"
-    vals = [float(h.details[key]) for h in hits if key in h.details]
-    return max(vals) if vals else 0.0
+def relevance_signal(hits: Sequence[Hit], mode: str) -> float | None:
+    """The score compared with the refusal threshold: the best ``Hit.dense_score`` (bm25 mode:
+    ``Hit.bm25_score``); None when no hit carries it (a retriever that measures neither), and
+    then the relevance gate abstains."""
+    vals = [v for h in hits if (v := (h.bm25_score if mode == "bm25" else h.dense_score)) is not None]
+    return max(vals) if vals else None
 
 
 class RAG:
@@ -180,8 +181,10 @@ class RAG:
         threshold = self.refusal_threshold()
         signal = relevance_signal(hits, a.mode)
         reason: str | None = None
-        if not hits or signal < threshold:
-            reason = "no_hits" if not hits else f"low_relevance:{signal:.4f}<{threshold:.4f}"
+        if not hits:
+            reason = "no_hits"
+        elif signal is not None and signal < threshold:
+            reason = f"low_relevance:{signal:.4f}<{threshold:.4f}"
         elif a.max_unsupported is not None:
             support = self.lexical_support(searched, hits, lang)
             if support is not None and support.refuses(a.max_unsupported):

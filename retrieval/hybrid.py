@@ -69,11 +69,17 @@ class HybridRetriever:
             lists = [self.retrievers[0].retrieve(query, top_k=depth, filters=filters, groups=ug)]
         by_id: dict[str, Hit] = {}
         details: dict[str, dict[str, float]] = {}
+        signals: dict[str, dict[str, float]] = {}  # chunk id -> the typed relevance fields its lists measured
         for hits in lists:
             for h in hits:
                 by_id.setdefault(h.chunk.id, h)
                 details.setdefault(h.chunk.id, {}).update(h.details)
                 details[h.chunk.id][f"{h.retriever}_rank"] = h.rank
+                sig = signals.setdefault(h.chunk.id, {})
+                for name in ("dense_score", "bm25_score"):
+                    v = getattr(h, name)
+                    if v is not None:
+                        sig[name] = max(v, sig.get(name, v))
         imputed = self._blind_spots(query, lists) if self.cross_lingual else None
         fused = reciprocal_rank_fusion([[h.chunk.id for h in hits] for hits in lists], k=self.k,
                                        weights=self.weights, imputed=imputed)
@@ -83,7 +89,8 @@ class HybridRetriever:
             c = by_id[cid].chunk
             if not is_visible(c.groups, ug) or not matches_filters(c, filters):
                 continue
-            out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1, details=details[cid]))
+            out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1, details=details[cid],
+                           **signals[cid]))
         if self.reranker is not None:
             out = self.reranker.rerank(query, out, top_k=top_k)
             out = [replace(h, rank=i + 1) for i, h in enumerate(out) if is_visible(h.chunk.groups, ug)]

@@ -259,8 +259,7 @@ class IndexReader:
 
     def languages(self) -> list[str]:
         """Languages of the indexed chunks, most chunks first."""
-        rows = self.catalog.db.execute("SELECT lang, COUNT(*) AS n FROM chunks GROUP BY lang ORDER BY n DESC").fetchall()
-        return [r[0] for r in rows]
+        return [lang for lang, _ in self.catalog.language_counts()]
 
     def chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         return self.catalog.get_chunks(list(ids))

@@ -68,8 +68,18 @@ def to_hits(found: Sequence[tuple[str, float]], chunks: Mapping[str, Chunk], use
         if c is None or not is_visible(c.groups, user_groups) or not matches_filters(c, f):
             continue
         hits.append(Hit(chunk=c, score=score, retriever=retriever, rank=len(hits) + 1,
-                        details={f"{retriever}_score": score}))
+                        details={f"{retriever}_score": score}, **signal_fields(retriever, score)))
     return hits
+
+
+def signal_fields(retriever: str, score: float) -> dict[str, float]:
+    """The typed relevance field of a ``Hit`` that a base retriever's score fills: a dense list's
+    cosine is ``dense_score``, BM25's score ``bm25_score``; anything else fills neither."""
+    if retriever.startswith("dense"):
+        return {"dense_score": score}
+    if retriever == "bm25":
+        return {"bm25_score": score}
+    return {}
 
 
 def _prefix_match(source: str, prefix: str) -> bool:

@@ -34,13 +34,21 @@ class Filters:
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One retrieved chunk. ``score`` is retriever-specific (cosine, BM25, fused RRF...);
-    compare scores only within one retriever's list. ``rank`` is 1-based."""
+    compare scores only within one retriever's list. ``rank`` is 1-based.
+
+    Relevance signals, for gates that compare against a threshold (the answer side's refusal):
+    ``dense_score`` is the query-chunk cosine of a dense retriever, ``bm25_score`` the chunk's BM25
+    score; None when no retriever that produced this hit measured it (a custom retriever may set
+    either, or neither: a gate then abstains). ``details`` is free-form diagnostics (ranks per list).
+    """
 
     chunk: Chunk
     score: float
     retriever: str
     rank: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    dense_score: float | None = None
+    bm25_score: float | None = None
 
 
 @runtime_checkable
