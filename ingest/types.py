@@ -113,3 +113,20 @@ class Chunk:
         if head and not self.text.startswith(self.heading_path[-1]):
             return f"{head}\n{self.text}"
         return self.text
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (tuples as lists); ``Chunk.from_dict`` inverts it."""
+        return {
+            "id": self.id, "doc_id": self.doc_id, "text": self.text, "source": self.source,
+            "start": self.start, "end": self.end, "ordinal": self.ordinal, "page": self.page,
+            "heading_path": list(self.heading_path), "sheet": self.sheet, "lang": self.lang,
+            "content_hash": self.content_hash, "groups": list(self.groups), "file_type": self.file_type,
+            "date": self.date, "n_tokens": self.n_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        data = dict(d)
+        data["heading_path"] = tuple(data.get("heading_path") or ())
+        data["groups"] = tuple(data.get("groups") or ("public",))
+        return cls(**data)

@@ -30,6 +30,15 @@ class Filters:
     def is_empty(self) -> bool:
         return not (self.source_prefix or self.file_types or self.langs or self.date_from or self.date_to)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"source_prefix": self.source_prefix, "file_types": list(self.file_types),
+                "langs": list(self.langs), "date_from": self.date_from, "date_to": self.date_to}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Filters:
+        return cls(source_prefix=d.get("source_prefix"), file_types=tuple(d.get("file_types") or ()),
+                   langs=tuple(d.get("langs") or ()), date_from=d.get("date_from"), date_to=d.get("date_to"))
+
 
 @dataclass(frozen=True, slots=True)
 class Hit:
@@ -49,6 +58,18 @@ class Hit:
     details: dict[str, Any] = field(default_factory=dict)
     dense_score: float | None = None
     bm25_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the chunk (``Chunk.to_dict``), scores, rank and details; ``from_dict`` inverts it."""
+        return {"chunk": self.chunk.to_dict(), "score": float(self.score), "retriever": self.retriever,
+                "rank": self.rank, "dense_score": self.dense_score, "bm25_score": self.bm25_score,
+                "details": dict(self.details)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Hit:
+        return cls(chunk=Chunk.from_dict(d["chunk"]), score=float(d["score"]), retriever=str(d["retriever"]),
+                   rank=int(d.get("rank", 0)), details=dict(d.get("details") or {}),
+                   dense_score=d.get("dense_score"), bm25_score=d.get("bm25_score"))
 
 
 @runtime_checkable
