@@ -13,7 +13,7 @@ hybrid search. An unfiltered HNSW query costs a few ms. So:
    collection, search *exactly*: cosine of the query against every chunk vector, held in memory
    by the reader (``IndexReader.vectors``, [n, dim] float32, ~154 MB at 100k chunks; loaded from
    Chroma the first time a search needs it, reloaded when the catalog generation moves), masked
-   by the same numpy row mask the BM25 side uses (``IndexReader.allowed_mask``: groups, type,
+   by the same numpy row mask the BM25 side uses (``VisibilityRule.row_mask``: groups, type,
    lang, date, path), top-k by ``exact_top_k``. Cost: one product over the rows that can match,
    memory-bound; the matrix is grouped by language, so a one-language list multiplies one
    contiguous block (~40 % of 100k rows: 62 MB read, ~4 ms measured) instead of all 154 MB
@@ -51,9 +51,10 @@ import numpy.typing as npt
 
 from ingest.lang import detect_lang
 
-from .index import IndexReader, VectorMatrix
+from .index import IndexReader
 from .permissions import chroma_where, normalise_groups, to_hits
 from .types import Filters, Hit
+from .vectors import VectorMatrix
 
 OVERFETCH_FACTOR = 4
 OVERFETCH_MIN_EXTRA = 100
@@ -97,9 +98,10 @@ def exact_top_k(vm: VectorMatrix, query: npt.NDArray[np.float32], allowed: npt.N
 
 class DenseRetriever:
     """``lang`` restricts the search to chunks of one language: the hybrid retriever runs one
-    per language, because E5 ranks same-language passages above better cross-language ones."""
+    per language, because E5 ranks same-language passages above better cross-language ones.
+    A ``QueryPreparingRetriever``: ``prepare`` encodes the query ahead of ``retrieve``."""
 
-    lexical = False  # sees across languages
+    lexical = False  # compares vectors: sees chunks in any language
 
     def __init__(self, reader: IndexReader, lang: str | None = None) -> None:
         self.reader = reader
@@ -121,23 +123,27 @@ class DenseRetriever:
             if filters is not None and filters.langs and self.lang not in filters.langs:
                 return []
             filters = replace(filters or Filters(), langs=(self.lang,))
-        vec = self.reader.embed_query(query)  # (dim,)
+        found = self._search(self.reader.embed_query(query), query, ug, filters, top_k)
+        # only the returned chunks are read from the catalog, and checked again there (to_hits)
+        return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")
+
+    def _search(self, vec: npt.NDArray[np.float32], query: str, ug: Sequence[str], filters: Filters | None,
+                top_k: int) -> list[tuple[str, float]]:
+        """[(chunk id, cosine)] of the ``top_k`` best visible chunks for ``vec`` (dim,): the
+        module docstring's two steps."""
         if self.lang is not None and self.reader.exact_fallback and detect_lang(query) != self.lang:
             # the other language's list: E5 ranks the query's own language first, so its top-N
             # rarely holds k chunks of this language and the exact search below follows anyway;
             # go there directly instead of waiting for the shared HNSW query (same result: exact)
-            found = self._exact(vec, ug, filters, top_k)
-        else:
-            near = self.reader.nearest(vec, overfetch(top_k))
-            found = self.reader.visible(near.found, ug, filters, top_k)
-            if len(found) < top_k and not near.complete:
-                # too few visible among the unfiltered candidates: search only the visible ones
-                if self.reader.exact_fallback:
-                    found = self._exact(vec, ug, filters, top_k)
-                else:
-                    found = self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
-        # only the returned chunks are read from the catalog, and checked again there (to_hits)
-        return to_hits(found, self.reader.chunks([i for i, _ in found]), ug, filters, "dense")
+            return self._exact(vec, ug, filters, top_k)
+        near = self.reader.nearest(vec, overfetch(top_k))
+        found = self.reader.visible(near.found, ug, filters, top_k)
+        if len(found) >= top_k or near.complete:
+            return found
+        # too few visible among the unfiltered candidates: search only the visible ones
+        if self.reader.exact_fallback:
+            return self._exact(vec, ug, filters, top_k)
+        return self.reader.store.query(vec, top_k, where=chroma_where(ug, filters))
 
     def _exact(self, vec: npt.NDArray[np.float32], ug: Sequence[str], filters: Filters | None,
                top_k: int) -> list[tuple[str, float]]:

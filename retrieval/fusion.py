@@ -61,3 +61,38 @@ def reciprocal_rank_fusion(
                     raise ValueError(f"imputed rank {rank} for {doc!r} must be >= 1")
                 scores[doc] += weights[i] / (k + rank)
     return sorted(scores.items(), key=lambda item: (-item[1], best_rank[item[0]], item[0]))
+
+
+def cross_language_credit(
+    rankings: Sequence[Sequence[str]],
+    lexical: Sequence[bool],
+    langs: Mapping[str, str],
+    query_lang: str,
+    offset: int = 1,
+) -> dict[int, dict[str, int]]:
+    """Ranks to impute (``reciprocal_rank_fusion``'s ``imputed``) where a lexical list is blind.
+
+    A lexical list (``lexical[i]``: BM25) cannot match a chunk written in another language than
+    the query, so its silence about one is no evidence against it. Every chunk whose language
+    (``langs``: id -> language) is not ``query_lang`` and that a non-lexical list ranks is
+    credited in each lexical list at its best non-lexical rank (1-based) plus ``offset``: one
+    rank below by default, so on a tie with a chunk that both dense and BM25 ranked first, the
+    one with real lexical evidence wins. Returns {list index: {id: rank}}; {} when no list or
+    every list is lexical, or no other-language chunk was ranked.
+    """
+    if len(lexical) != len(rankings):
+        raise ValueError(f"got {len(lexical)} lexical flags for {len(rankings)} rankings; give one per ranking")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0 (1 credits a chunk one rank below its dense rank), got {offset}")
+    if all(lexical) or not any(lexical):
+        return {}
+    best: dict[str, int] = {}
+    for ranking, lex in zip(rankings, lexical, strict=True):
+        if lex:
+            continue
+        for rank, doc in enumerate(ranking, start=1 + offset):
+            if langs.get(doc) != query_lang and rank < best.get(doc, rank + 1):
+                best[doc] = rank
+    if not best:
+        return {}
+    return {i: dict(best) for i, lex in enumerate(lexical) if lex}

@@ -4,29 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
-from .fusion import reciprocal_rank_fusion
-from .permissions import is_visible, matches_filters, normalise_groups
-from .types import Filters, Hit, Reranker, Retriever
+from ingest.types import Chunk
+
+from .fusion import cross_language_credit, reciprocal_rank_fusion
+from .permissions import normalise_groups
+from .types import Filters, Hit, QueryPreparingRetriever, Reranker, Retriever, is_lexical
+from .visibility import VisibilityRule
 
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragqa-retrieve")
+_SIGNALS = ("dense_score", "bm25_score")  # the typed relevance fields of ``Hit``
 
 
 class HybridRetriever:
     """Wires retrievers into ``reciprocal_rank_fusion``; ``depth`` candidates from each.
 
-    Cross-language credit (``cross_lingual``): a lexical retriever (``lexical = True``, BM25)
-    cannot match a chunk written in another language than the query, so its silence about such
-    a chunk is not evidence against it; the chunk is credited in that list at its best rank
-    among the non-lexical (dense) lists. Measured on docs_corpus/qa.jsonl (BENCHMARKS.md).
+    Cross-language credit (``cross_lingual``, ``fusion.cross_language_credit``): a retriever
+    that declares ``lexical = True`` (BM25) cannot match a chunk written in another language than
+    the query, so such a chunk is credited in that list at its best rank among the non-lexical
+    (dense) lists plus ``impute_offset``. Measured on docs_corpus/qa.jsonl (BENCHMARKS.md).
     """
 
     name = "hybrid"
+    lexical = False
 
     def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
                  depth: int = 50, k: int = 60, reranker: Reranker | None = None,
-                 cross_lingual: bool = True, impute_from: int | None = None, impute_offset: int = 1) -> None:
+                 cross_lingual: bool = True, impute_offset: int = 1) -> None:
         if not retrievers:
             raise ValueError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
@@ -37,12 +42,6 @@ class HybridRetriever:
         self.k = k
         self.reranker = reranker
         self.cross_lingual = cross_lingual
-        # which list's ranks credit the blind spots (None: the best non-lexical rank). The factory
-        # passes an all-language dense list (fused with weight 0): a chunk that is only first in
-        # its own language's list is not credited as if it were first overall.
-        self.impute_from = impute_from
-        # credited one rank below where the dense list put it: on a tie with a chunk that both
-        # dense and BM25 ranked first, the one with real lexical evidence wins
         self.impute_offset = impute_offset
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
@@ -51,65 +50,83 @@ class HybridRetriever:
             return []
         ug = normalise_groups(groups)
         depth = max(self.depth, top_k)
-        if len(self.retrievers) > 1:
-            # lists that need no query vector (BM25) start first and run on the second core while
-            # this thread encodes the query once (``prepare``) for the others; encoding inside the
-            # pool, torch's threads fought the lists for the 2 cores (measured at 10k chunks:
-            # hybrid end-to-end p50 51 ms vs 25 ms for dense alone)
-            def submit(r: Retriever) -> Future[list[Hit]]:
-                return _POOL.submit(r.retrieve, query, top_k=depth, filters=filters, groups=ug)
-
-            needs_vector = [hasattr(r, "prepare") for r in self.retrievers]
-            early = {i: submit(r) for i, (r, nv) in enumerate(zip(self.retrievers, needs_vector, strict=True)) if not nv}
-            for r, nv in zip(self.retrievers, needs_vector, strict=True):
-                if nv:
-                    r.prepare(query)  # type: ignore[attr-defined]
-            lists = [(early[i] if i in early else submit(r)).result() for i, r in enumerate(self.retrievers)]
-        else:
-            lists = [self.retrievers[0].retrieve(query, top_k=depth, filters=filters, groups=ug)]
-        by_id: dict[str, Hit] = {}
-        details: dict[str, dict[str, float]] = {}
-        signals: dict[str, dict[str, float]] = {}  # chunk id -> the typed relevance fields its lists measured
-        for hits in lists:
-            for h in hits:
-                by_id.setdefault(h.chunk.id, h)
-                details.setdefault(h.chunk.id, {}).update(h.details)
-                details[h.chunk.id][f"{h.retriever}_rank"] = h.rank
-                sig = signals.setdefault(h.chunk.id, {})
-                for name in ("dense_score", "bm25_score"):
-                    v = getattr(h, name)
-                    if v is not None:
-                        sig[name] = max(v, sig.get(name, v))
-        imputed = self._blind_spots(query, lists) if self.cross_lingual else None
-        fused = reciprocal_rank_fusion([[h.chunk.id for h in hits] for hits in lists], k=self.k,
-                                       weights=self.weights, imputed=imputed)
+        lists = self._run_lists(query, depth, filters, ug)
+        fused = self._fuse(query, lists)
+        rule = VisibilityRule.of(ug, filters)
+        merged = _Merged.of(lists)
         n_keep = depth if self.reranker is not None else top_k
         out: list[Hit] = []
         for cid, score in fused[:n_keep]:
-            c = by_id[cid].chunk
-            if not is_visible(c.groups, ug) or not matches_filters(c, filters):
-                continue
-            out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1, details=details[cid],
-                           **signals[cid]))
+            c = merged.chunk(cid)
+            if rule.allows(c):
+                out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1,
+                               details=merged.details[cid], **merged.signals[cid]))
         if self.reranker is not None:
             out = self.reranker.rerank(query, out, top_k=top_k)
-            out = [replace(h, rank=i + 1) for i, h in enumerate(out) if is_visible(h.chunk.groups, ug)]
+            out = [replace(h, rank=i + 1) for i, h in enumerate(out) if rule.allows(h.chunk)]
         return out[:top_k]
 
-    def _blind_spots(self, query: str, lists: Sequence[Sequence[Hit]]) -> dict[int, dict[str, int]]:
-        """For each lexical list: {chunk id: best non-lexical rank} of other-language chunks."""
-        from ingest.lang import detect_lang
+    def _run_lists(self, query: str, depth: int, filters: Filters | None, ug: Sequence[str]) -> list[list[Hit]]:
+        """Every retriever's ``depth`` best hits, in retriever order.
 
-        lexical = [bool(getattr(r, "lexical", False)) for r in self.retrievers]
-        if not any(lexical) or all(lexical):
-            return {}
-        qlang = detect_lang(query)
-        best: dict[str, int] = {}
-        for i, (hits, lex) in enumerate(zip(lists, lexical, strict=True)):
-            if lex or (self.impute_from is not None and i != self.impute_from):
-                continue
+        With several lists, those that need no query vector (BM25) start first and run in the
+        pool while this thread encodes the query once (``prepare``) for the others; encoding
+        inside the pool, torch's threads fought the lists for the 2 cores (measured at 10k
+        chunks: hybrid end-to-end p50 51 ms vs 25 ms for dense alone)."""
+        if len(self.retrievers) == 1:
+            return [self.retrievers[0].retrieve(query, top_k=depth, filters=filters, groups=ug)]
+
+        def submit(r: Retriever) -> Future[list[Hit]]:
+            return _POOL.submit(r.retrieve, query, top_k=depth, filters=filters, groups=ug)
+
+        early = {i: submit(r) for i, r in enumerate(self.retrievers) if not isinstance(r, QueryPreparingRetriever)}
+        for r in self.retrievers:
+            if isinstance(r, QueryPreparingRetriever):
+                r.prepare(query)
+        futures = [early[i] if i in early else submit(r) for i, r in enumerate(self.retrievers)]
+        return [f.result() for f in futures]
+
+    def _fuse(self, query: str, lists: Sequence[Sequence[Hit]]) -> list[tuple[str, float]]:
+        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited."""
+        rankings = [[h.chunk.id for h in hits] for hits in lists]
+        imputed = None
+        lexical = [is_lexical(r) for r in self.retrievers]
+        if self.cross_lingual and any(lexical) and not all(lexical):
+            from ingest.lang import detect_lang
+
+            langs = {h.chunk.id: h.chunk.lang for hits in lists for h in hits}
+            imputed = cross_language_credit(rankings, lexical, langs, detect_lang(query), self.impute_offset)
+        return reciprocal_rank_fusion(rankings, k=self.k, weights=self.weights, imputed=imputed)
+
+
+@dataclass
+class _Merged:
+    """What the lists say about each chunk id: the first hit seen (its chunk), the diagnostics of
+    every list (``<retriever>_score``, ``<retriever>_rank``) and the best typed signal of each kind."""
+
+    first: dict[str, Hit] = field(default_factory=dict)
+    details: dict[str, dict[str, float]] = field(default_factory=dict)
+    signals: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, lists: Sequence[Sequence[Hit]]) -> _Merged:
+        m = cls()
+        for hits in lists:
             for h in hits:
-                rank = h.rank + self.impute_offset
-                if h.chunk.lang != qlang and rank < best.get(h.chunk.id, rank + 1):
-                    best[h.chunk.id] = rank
-        return {i: best for i, lex in enumerate(lexical) if lex and best}
+                m.add(h)
+        return m
+
+    def add(self, h: Hit) -> None:
+        cid = h.chunk.id
+        self.first.setdefault(cid, h)
+        d = self.details.setdefault(cid, {})
+        d.update(h.details)
+        d[f"{h.retriever}_rank"] = h.rank
+        sig = self.signals.setdefault(cid, {})
+        for name in _SIGNALS:
+            v = getattr(h, name)
+            if v is not None:
+                sig[name] = max(v, sig.get(name, v))
+
+    def chunk(self, cid: str) -> Chunk:
+        return self.first[cid].chunk

@@ -11,7 +11,7 @@ from .types import Filters, Hit
 
 class BM25Retriever:
     name = "bm25"
-    lexical = True  # matches terms: blind to chunks in another language than the query
+    lexical = True  # matches terms: blind to chunks in another language than the query (LexicalCapability)
 
     def __init__(self, reader: IndexReader) -> None:
         self.reader = reader

@@ -1,9 +1,9 @@
-"""Who may see which chunk, and the same rule expressed for each backend.
+"""Callers' groups, filters from CLI values, and the final check of every returned chunk.
 
-The rule: a chunk is visible to a user when the chunk's groups and the user's groups (plus
-"public") share at least one name. ``("*",)`` is the admin wildcard. The rule is applied inside
-every backend (Chroma ``where``, the BM25 row mask) *and* checked again on every returned chunk,
-so a bug in one layer cannot leak a restricted chunk.
+The rule itself (who may see a chunk, which chunks pass the filters) is ``VisibilityRule`` in
+``retrieval.visibility``; the functions here are its entry points for callers. It is applied
+inside every backend (Chroma ``where``, the row mask) *and* checked again on every returned chunk
+(``to_hits``), so a bug in one layer cannot leak a restricted chunk.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from ingest.store import date_to_int
 from ingest.types import Chunk
 
 from .types import ALL_GROUPS, PUBLIC_GROUP, Filters, Hit
+from .visibility import VisibilityRule, filter_conditions, group_condition, shares_group
 
 _GROUP_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -32,29 +33,14 @@ def normalise_groups(groups: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def is_visible(chunk_groups: Sequence[str], user_groups: Sequence[str]) -> bool:
-    if tuple(user_groups) == ALL_GROUPS:
-        return True
-    return bool(set(chunk_groups) & set(user_groups))
+    """The group half of ``VisibilityRule``: the chunk shares a group with the caller."""
+    cond = group_condition(user_groups)
+    return cond is None or shares_group(chunk_groups, cond)
 
 
 def matches_filters(chunk: Chunk, f: Filters | None) -> bool:
-    if f is None or f.is_empty():
-        return True
-    if f.source_prefix and not _prefix_match(chunk.source, f.source_prefix):
-        return False
-    if f.file_types and chunk.file_type not in f.file_types:
-        return False
-    if f.langs and chunk.lang not in f.langs:
-        return False
-    if f.date_from or f.date_to:
-        d = date_to_int(chunk.date)
-        if d is None:
-            return False
-        if f.date_from and d < (date_to_int(f.date_from) or 0):
-            return False
-        if f.date_to and d > (date_to_int(f.date_to) or 99999999):
-            return False
-    return True
+    """The filter half of ``VisibilityRule``: the chunk passes every filter set."""
+    return VisibilityRule(filter_conditions(f)).allows(chunk)
 
 
 def to_hits(found: Sequence[tuple[str, float]], chunks: Mapping[str, Chunk], user_groups: Sequence[str],
@@ -62,10 +48,11 @@ def to_hits(found: Sequence[tuple[str, float]], chunks: Mapping[str, Chunk], use
     """Backend results ``(chunk id, score)`` -> ranked ``Hit``s, re-checking every chunk against the
     caller's groups and the filters (the final guard), and dropping ids the catalog does not know
     (a vector orphaned by a crash: the catalog is the truth)."""
+    rule = VisibilityRule.of(user_groups, f)
     hits: list[Hit] = []
     for cid, score in found:
         c = chunks.get(cid)
-        if c is None or not is_visible(c.groups, user_groups) or not matches_filters(c, f):
+        if c is None or not rule.allows(c):
             continue
         hits.append(Hit(chunk=c, score=score, retriever=retriever, rank=len(hits) + 1,
                         details={f"{retriever}_score": score}, **signal_fields(retriever, score)))
@@ -82,32 +69,9 @@ def signal_fields(retriever: str, score: float) -> dict[str, float]:
     return {}
 
 
-def _prefix_match(source: str, prefix: str) -> bool:
-    p = prefix.strip("/")
-    return source == p or source.startswith(p + "/")
-
-
 def chroma_where(user_groups: Sequence[str], f: Filters | None) -> dict[str, Any] | None:
-    """The Chroma ``where`` clause for these groups and filters (None: no condition)."""
-    conds: list[dict[str, Any]] = []
-    if tuple(user_groups) != ALL_GROUPS:
-        ors = [{"groups": {"$contains": g}} for g in user_groups]
-        conds.append(ors[0] if len(ors) == 1 else {"$or": ors})
-    if f is not None and not f.is_empty():
-        if f.source_prefix:
-            p = f.source_prefix.strip("/")
-            conds.append({"$or": [{"paths": {"$contains": p}}, {"paths": {"$contains": p + "/"}}]})
-        if f.file_types:
-            conds.append({"file_type": {"$in": list(f.file_types)}})
-        if f.langs:
-            conds.append({"lang": {"$in": list(f.langs)}})
-        if f.date_from:
-            conds.append({"date": {"$gte": date_to_int(f.date_from)}})
-        if f.date_to:
-            conds.append({"date": {"$lte": date_to_int(f.date_to)}})
-    if not conds:
-        return None
-    return conds[0] if len(conds) == 1 else {"$and": conds}
+    """The Chroma ``where`` for these groups and filters (None: no condition)."""
+    return VisibilityRule.of(user_groups, f).chroma_where()
 
 
 def parse_filters(source: str | None = None, file_types: str | Sequence[str] | None = None,

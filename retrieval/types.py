@@ -92,6 +92,34 @@ class Retriever(Protocol):
 
 
 @runtime_checkable
+class QueryPreparingRetriever(Retriever, Protocol):
+    """A retriever that searches with the query's vector and can encode it ahead of ``retrieve``.
+
+    ``HybridRetriever`` calls ``prepare`` in its own thread before the lists fan out, so the
+    query is encoded once while the lists that need no vector (BM25) already run."""
+
+    def prepare(self, query: str) -> None:
+        """Encode ``query`` now (memoised), so that ``retrieve(query, ...)`` does not."""
+        ...
+
+
+@runtime_checkable
+class LexicalCapability(Protocol):
+    """Declares whether a retriever matches the query's *terms* (``lexical = True``: BM25).
+
+    A lexical list cannot match a chunk written in another language than the query, so its
+    silence about such a chunk is no evidence against it (``fusion.cross_language_credit``).
+    A retriever that does not declare it counts as not lexical."""
+
+    lexical: bool
+
+
+def is_lexical(retriever: Retriever) -> bool:
+    """The retriever's declared ``lexical`` capability (False when it declares none)."""
+    return isinstance(retriever, LexicalCapability) and retriever.lexical
+
+
+@runtime_checkable
 class Reranker(Protocol):
     name: str
 

@@ -27,9 +27,11 @@ from ingest.store import ChromaStore
 from retrieval.dense import DenseRetriever, exact_top_k, overfetch
 from retrieval.factory import make_retriever
 from retrieval.hybrid import HybridRetriever
-from retrieval.index import IndexReader, VectorMatrix, _RowMeta
+from retrieval.index import IndexReader
 from retrieval.permissions import chroma_where, is_visible, matches_filters, normalise_groups, to_hits
+from retrieval.rows import RowMeta
 from retrieval.types import Filters
+from retrieval.vectors import VectorMatrix
 
 _REAL_QUERY = ChromaStore.query  # captured before ``spy`` patches it
 
@@ -478,7 +480,7 @@ def test_get_vectors_keeps_the_order_asked_for(mixed: IndexReader) -> None:
 def test_exact_top_k_ties_and_missing_vectors() -> None:
     ids = ["e", "b", "d", "a", "c", "f"]
     n = len(ids)
-    rows = _RowMeta(ids, {}, np.array(["md"] * n), np.array(["en"] * n), np.zeros(n, dtype=np.int64), [""] * n)
+    rows = RowMeta(ids, {}, np.array(["md"] * n), np.array(["en"] * n), np.zeros(n, dtype=np.int64), [""] * n)
     m = np.array([[1, 0], [0.6, 0.8], [0.6, 0.8], [0.6, 0.8], [0, 1], [1, 0]], dtype=np.float32)
     has = np.array([True, True, True, True, True, False])  # "f" lost its vector
     rank = np.argsort(np.argsort(np.array(ids)))
