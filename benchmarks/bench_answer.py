@@ -284,7 +284,7 @@ def run_worker(generator: str, set_name: str, n: int, plan_path: Path, results_p
             record.update({
                 "text": final.text, "refused": final.refused, "refusal_reason": final.refusal_reason,
                 "answered_by": final.generator,
-                "citations": [{"n": c.n, "source": c.source, "page": c.page} for c in final.citations],
+                "citations": [c.to_dict() for c in final.citations],
                 "invalid_citations": final.invalid_citations, "uncited": final.uncited,
                 "context_sources": [h.chunk.source for h in final.contexts],
                 "injection_flags": list(final.injection_flags),

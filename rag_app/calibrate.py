@@ -3,7 +3,8 @@
 Positives: answerable questions asked with the groups they need. Negatives: unanswerable
 questions, and restricted questions asked *without* their groups (a user who may not see the
 answer should get "I don't know", not a near miss). The threshold maximises balanced accuracy
-(``refusal.calibrate_threshold``) and is stored in the index as ``refusal_threshold:<mode>``.
+(``refusal.calibrate_threshold``) and is stored in the index per mode and embedder
+(``config.refusal_threshold_key``): re-embedding the index leaves it behind.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import refusal_threshold_key
 from .rag import RAG, relevance_signal
 
 
@@ -51,14 +53,20 @@ def calibrate(rag: RAG, qa_file: Path, *, store: bool = True) -> Calibration:
     mode = rag.config.answer.mode
     pos: list[float] = []
     neg: list[float] = []
+
+    def signal(question: str, groups: list[str]) -> float:
+        _, hits = rag.retrieve(question, groups=groups)
+        s = relevance_signal(hits, mode)
+        if s is None and hits:
+            raise ValueError(f"the {rag.retriever.name!r} retriever's hits carry no relevance score for mode "
+                             f"{mode!r} (Hit.dense_score / Hit.bm25_score): nothing to calibrate")
+        return s if s is not None else 0.0  # no hits at all: least relevant
+
     for row in read_qa(qa_file):
         groups = list(row.get("groups") or [])
-        _, hits = rag.retrieve(row["question"], groups=groups)
-        s = relevance_signal(hits, mode)
-        (pos if row["answerable"] else neg).append(s)
+        (pos if row["answerable"] else neg).append(signal(row["question"], groups))
         if row["answerable"] and groups:
-            _, hits = rag.retrieve(row["question"], groups=[])
-            neg.append(relevance_signal(hits, mode))
+            neg.append(signal(row["question"], []))
     if not pos or not neg:
         raise ValueError(f"{qa_file} needs both answerable and unanswerable questions to calibrate")
     t = calibrate_threshold(pos, neg)
@@ -69,6 +77,7 @@ def calibrate(rag: RAG, qa_file: Path, *, store: bool = True) -> Calibration:
     )
     if store:
         cat = rag.reader.catalog
+        embedder_id = cat.get_meta("embedder_id") or ""
         with cat.transaction() as db:
-            cat.set_meta(db, f"refusal_threshold:{mode}", repr(t))
+            cat.set_meta(db, refusal_threshold_key(mode, embedder_id), repr(t))
     return cal

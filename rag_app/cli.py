@@ -64,11 +64,15 @@ def ingest(
     """Index files into Chroma + the keyword index. Unchanged files are skipped, changed ones
     replaced, and (with --prune, the default) files deleted under a given folder are removed."""
     from ingest.catalog import IndexMismatchError
-    from ingest.pipeline import IngestBusyError, Ingestor, UsageError
+    from ingest.pipeline import IngestBusyError, UsageError
+
+    from .config import RAGConfig
+    from .rag import RAG
 
     s = _settings(index, config, embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
     try:
-        report = Ingestor(s, progress=not json_out and sys.stderr.isatty()).run(paths, prune=prune, reindex=reindex)
+        report = RAG(RAGConfig(index=s)).ingest(paths, progress=not json_out and sys.stderr.isatty(), prune=prune,
+                                                reindex=reindex)
     except (UsageError, IndexMismatchError, IngestBusyError) as e:
         raise _fail(str(e)) from None
     if json_out:
@@ -87,29 +91,17 @@ def ingest(
 
 @app.command()
 def status(index: IndexOpt = None, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
-    """Show what an index holds: documents, chunks, embedder, format version."""
-    from ingest.catalog import Catalog, IndexMismatchError
+    """Show what an index holds: documents, chunks, embedder, format version, last ingest."""
+    from ingest.catalog import IndexMismatchError
 
-    s = _settings(index, config)
-    cat = Catalog(s.index_dir)
-    if not cat.exists():
-        raise _fail(f"no index at {s.index_dir}; build one with: ragqa ingest PATH --index {s.index_dir}")
+    rag = _rag(index, config)
     try:
-        cat.check()
+        st = rag.status()
     except IndexMismatchError as e:
         raise _fail(str(e)) from None
-    info = cat.info()
-    out = {
-        "index_dir": str(s.index_dir),
-        "documents": info.documents,
-        "chunks": info.chunks,
-        "embedder_id": info.embedder_id,
-        "dim": info.dim,
-        "analyzer": info.analyzer,
-        "format_version": info.format_version,
-        "generation": info.generation,
-        "vector_store": s.chroma_url or str(s.index_dir / "chroma"),
-    }
+    if not st.exists:
+        raise _fail(f"no index at {st.index_dir}; build one with: ragqa ingest PATH --index {st.index_dir}")
+    out = st.to_dict()
     if json_out:
         _print_json(out)
     else:
@@ -117,53 +109,71 @@ def status(index: IndexOpt = None, json_out: JsonOpt = False, config: ConfigOpt 
             typer.echo(f"{k:>15}: {v}")
 
 
+# -- options shared by search / ask / chat: each maps to an AnswerSettings field (None: the
+# configured value, so the CLI and the Python API share one set of defaults) or to Filters --
 GroupsOpt = Annotated[
     str | None,
     typer.Option("--groups", help="Your access groups, comma-separated (public is always included); '*' = all (admin)."),
 ]
+ModeOpt = Annotated[str | None, typer.Option(help="dense | bm25 | hybrid (default: configured, hybrid).")]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", min=1, max=1000, help="Hits / context blocks (default 5).")]
+DepthOpt = Annotated[int | None, typer.Option(min=1, help="Candidates per retriever before fusion (default 50).")]
+DenseWeightOpt = Annotated[float | None, typer.Option("--dense-weight", help="RRF weight of the dense lists (default 1).")]
+BM25WeightOpt = Annotated[float | None, typer.Option("--bm25-weight", help="RRF weight of the BM25 list (default 1).")]
+RerankerOpt = Annotated[str | None, typer.Option(help="Local CrossEncoder model directory to rerank with.")]
+EmbedderOpt = Annotated[str | None, typer.Option(help="Embedder spec (must match the index's model).")]
+SourceOpt = Annotated[str | None, typer.Option(help="Only sources under this path prefix (e.g. hr/).")]
+FileTypeOpt = Annotated[str | None, typer.Option("--file-type", help="Only these types, e.g. pdf,docx.")]
+LangOpt = Annotated[str | None, typer.Option(help="Only chunks in these languages, e.g. ja.")]
+DateFromOpt = Annotated[str | None, typer.Option("--date-from", help="Only documents dated on/after (YYYY-MM-DD).")]
+DateToOpt = Annotated[str | None, typer.Option("--date-to", help="Only documents dated on/before (YYYY-MM-DD).")]
+GeneratorOpt = Annotated[
+    str | None,
+    typer.Option("--generator", help="auto | extractive | smollm2 | qwen-1.5b | openai:MODEL | "
+                                     "openai-compatible:MODEL@URL | anthropic:MODEL | hf:GGUF[#adapter=DIR]"),
+]
+ThresholdOpt = Annotated[float | None, typer.Option(
+    "--refusal-threshold", help="Relevance floor (default: the index's calibration, see `ragqa calibrate`).")]
+UnsupportedOpt = Annotated[str | None, typer.Option(
+    "--max-unsupported", help="Refuse above this share of unsupported question terms (default 0.45); 'off' disables.")]
+ContextTokensOpt = Annotated[int | None, typer.Option("--max-context-tokens", min=1, help="Context budget (default 1500).")]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest answer (default 384).")]
+TemperatureOpt = Annotated[float | None, typer.Option(min=0.0, help="Sampling temperature (default 0).")]
+DefenceOpt = Annotated[bool | None, typer.Option(
+    "--injection-defence/--no-injection-defence", help="Neutralise planted instructions (default on).", show_default=False)]
+RewriteOpt = Annotated[bool | None, typer.Option(
+    "--rewrite-follow-ups/--no-rewrite-follow-ups", help="Make follow-ups self-contained (default on).",
+    show_default=False)]
 
 
 def _groups(groups: str | None) -> list[str]:
     return [g.strip() for g in (groups or "").split(",") if g.strip()]
 
 
-@app.command()
-def search(
-    query: Annotated[str, typer.Argument(help="What to look for (Japanese or English).", show_default=False)],
-    index: IndexOpt = None,
-    mode: Annotated[str, typer.Option(help="dense | bm25 | hybrid")] = "hybrid",
-    top_k: Annotated[int, typer.Option("--top-k", min=1, max=1000, help="How many hits.")] = 5,
-    groups: GroupsOpt = None,
-    source: Annotated[str | None, typer.Option(help="Only sources under this path prefix (e.g. hr/).")] = None,
-    file_type: Annotated[str | None, typer.Option("--file-type", help="Only these types, e.g. pdf,docx.")] = None,
-    lang: Annotated[str | None, typer.Option(help="Only chunks in these languages, e.g. ja.")] = None,
-    date_from: Annotated[str | None, typer.Option("--date-from", help="Only documents dated on/after (YYYY-MM-DD).")] = None,
-    date_to: Annotated[str | None, typer.Option("--date-to", help="Only documents dated on/before (YYYY-MM-DD).")] = None,
-    reranker: Annotated[str | None, typer.Option(help="Local CrossEncoder model directory to rerank with.")] = None,
-    embedder: Annotated[str | None, typer.Option(help="Embedder spec (must match the index's model).")] = None,
-    json_out: JsonOpt = False,
-    config: ConfigOpt = None,
-) -> None:
-    """Search the index and print the best chunks with their sources."""
-    from ingest.catalog import IndexMismatchError
-    from retrieval.factory import make_reranker, make_retriever
-    from retrieval.index import IndexReader
+def _rag(index: Path | None, config: Path | None, embedder: str | None = None, **answer: Any) -> Any:
+    from rag_app.rag import RAG
+
+    from .config import load_config
+
+    if answer.get("max_unsupported") in ("off", "none"):
+        answer["max_unsupported"] = ""  # "" -> None: the gate off
+    try:
+        return RAG(load_config(config, index_dir=index, embedder=embedder, **answer))
+    except (ValueError, FileNotFoundError) as e:
+        raise _fail(str(e)) from None
+
+
+def _filters(source: str | None, file_type: str | None, lang: str | None, date_from: str | None,
+             date_to: str | None) -> Any:
     from retrieval.permissions import parse_filters
 
-    s = _settings(index, config, embedder=embedder)
     try:
-        filters = parse_filters(source, file_type, lang, date_from, date_to)
-        retriever = make_retriever(IndexReader(s), mode, reranker=make_reranker(reranker))
-        hits = retriever.retrieve(query, top_k=top_k, filters=filters, groups=_groups(groups))
-    except (IndexMismatchError, ValueError, FileNotFoundError) as e:
+        return parse_filters(source, file_type, lang, date_from, date_to)
+    except ValueError as e:
         raise _fail(str(e)) from None
-    if json_out:
-        _print_json({"hits": [
-            {"chunk_id": h.chunk.id, "source": h.chunk.source, "page": h.chunk.page, "heading": h.chunk.heading,
-             "score": round(h.score, 6), "text": h.chunk.text, "lang": h.chunk.lang, "retriever": h.retriever}
-            for h in hits
-        ]})
-        return
+
+
+def _print_hits(hits: Any) -> None:
     if not hits:
         typer.echo("no results", err=True)
     for h in hits:
@@ -174,24 +184,43 @@ def search(
         typer.echo(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}")
 
 
-def _answer_json(ans: Any) -> dict[str, Any]:
-    return {
-        "answer": ans.text,
-        "refused": ans.refused,
-        "refusal_reason": ans.refusal_reason,
-        "generator": ans.generator,
-        "citations": [{"n": c.n, "chunk_id": c.chunk_id, "source": c.source, "page": c.page, "heading": c.heading}
-                      for c in ans.citations],
-        "invalid_citations": ans.invalid_citations,
-        "uncited": ans.uncited,
-        "injection_flags": list(ans.injection_flags),
-        "rewritten_question": ans.rewritten_question,
-        "contexts": [{"n": i + 1, "chunk_id": h.chunk.id, "source": h.chunk.source, "page": h.chunk.page,
-                      "heading": h.chunk.heading, "score": round(h.score, 6), "text": h.chunk.text}
-                     for i, h in enumerate(ans.contexts)],
-        "timings": {k: round(v, 4) for k, v in ans.timings.items()},
-        "tokens": ans.tokens,
-    }
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for (Japanese or English).", show_default=False)],
+    index: IndexOpt = None,
+    mode: ModeOpt = None,
+    top_k: TopKOpt = None,
+    depth: DepthOpt = None,
+    dense_weight: DenseWeightOpt = None,
+    bm25_weight: BM25WeightOpt = None,
+    reranker: RerankerOpt = None,
+    groups: GroupsOpt = None,
+    source: SourceOpt = None,
+    file_type: FileTypeOpt = None,
+    lang: LangOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    embedder: EmbedderOpt = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Search the index with the configured retrieval settings and print the best chunks."""
+    from ingest.catalog import IndexMismatchError
+
+    from .types import ANSWER_SCHEMA_VERSION
+
+    rag = _rag(index, config, embedder, mode=mode, top_k=top_k, depth=depth, dense_weight=dense_weight,
+               bm25_weight=bm25_weight, reranker=reranker)
+    filters = _filters(source, file_type, lang, date_from, date_to)
+    try:
+        hits = rag.search(query, groups=_groups(groups), filters=filters)
+    except (IndexMismatchError, ValueError, FileNotFoundError, ImportError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json({"schema_version": ANSWER_SCHEMA_VERSION, "query": query, "retriever": rag.retriever.name,
+                     "hits": [h.to_dict() for h in hits]})
+    else:
+        _print_hits(hits)
 
 
 def _print_answer(ans: Any) -> None:
@@ -201,30 +230,27 @@ def _print_answer(ans: Any) -> None:
         for c in ans.citations:
             loc = c.source + (f" p.{c.page}" if c.page else "") + (f" [{c.heading}]" if c.heading else "")
             typer.echo(f"[{c.n}] {loc}")
-    elif ans.refused and ans.contexts:
+    elif ans.refused and ans.retrieved:
         typer.echo("\nclosest passages found:")
-        for h in ans.contexts[:3]:
+        for h in ans.retrieved[:3]:
             typer.echo(f"  - {h.chunk.source}" + (f" p.{h.chunk.page}" if h.chunk.page else ""))
     t = ans.timings
     typer.echo(f"\n({ans.generator}; retrieval {t.get('retrieval', 0):.2f}s, total {t.get('total', 0):.2f}s)", err=True)
 
 
-def _rag(index: Path | None, config: Path | None, **kw: Any) -> Any:
-    from rag_app.rag import RAG
-
-    from .config import load_config
-
-    try:
-        return RAG(load_config(config, index_dir=index, **kw))
-    except (ValueError, FileNotFoundError) as e:
-        raise _fail(str(e)) from None
-
-
-GeneratorOpt = Annotated[
-    str | None,
-    typer.Option("--generator", help="auto | extractive | smollm2 | qwen-1.5b | openai:MODEL | "
-                                     "openai-compatible:MODEL@URL | anthropic:MODEL | hf:GGUF[#adapter=DIR]"),
-]
+def _stream_answer(rag: Any, question: str, **kw: Any) -> Any:
+    ans = None
+    for ev in rag.stream(question, **kw):
+        if ev.answer is not None:
+            ans = ev.answer
+        else:
+            typer.echo(ev.delta, nl=False)
+    typer.echo("")
+    assert ans is not None
+    for c in ans.citations:
+        typer.echo(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else ""))
+    typer.echo(f"({ans.generator}; total {ans.timings.get('total', 0):.2f}s)", err=True)
+    return ans
 
 
 @app.command()
@@ -233,41 +259,49 @@ def ask(
     index: IndexOpt = None,
     generator: GeneratorOpt = None,
     groups: GroupsOpt = None,
-    mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Context blocks for the generator.")] = None,
-    source: Annotated[str | None, typer.Option(help="Only sources under this path prefix.")] = None,
+    mode: ModeOpt = None,
+    top_k: TopKOpt = None,
+    depth: DepthOpt = None,
+    dense_weight: DenseWeightOpt = None,
+    bm25_weight: BM25WeightOpt = None,
+    reranker: RerankerOpt = None,
+    source: SourceOpt = None,
+    file_type: FileTypeOpt = None,
+    lang: LangOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    refusal_threshold: ThresholdOpt = None,
+    max_unsupported: UnsupportedOpt = None,
+    max_context_tokens: ContextTokensOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    temperature: TemperatureOpt = None,
+    injection_defence: DefenceOpt = None,
+    rewrite_follow_ups: RewriteOpt = None,
+    embedder: EmbedderOpt = None,
     stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Print the answer as it is written.")] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Answer a question from the index, with numbered citations."""
     from ingest.catalog import IndexMismatchError
-    from retrieval.permissions import parse_filters
 
     from .generators.errors import GeneratorError
 
-    rag = _rag(index, config, generator=generator, mode=mode, top_k=top_k)
+    rag = _rag(index, config, embedder, generator=generator, mode=mode, top_k=top_k, depth=depth,
+               dense_weight=dense_weight, bm25_weight=bm25_weight, reranker=reranker,
+               refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
+               max_context_tokens=max_context_tokens, max_tokens=max_tokens, temperature=temperature,
+               injection_defence=injection_defence, rewrite_follow_ups=rewrite_follow_ups)
+    kw = {"groups": _groups(groups), "filters": _filters(source, file_type, lang, date_from, date_to)}
     try:
-        filters = parse_filters(source=source)
         if stream and not json_out:
-            ans = None
-            for ev in rag.stream(question, groups=_groups(groups), filters=filters):
-                if ev.answer is not None:
-                    ans = ev.answer
-                else:
-                    typer.echo(ev.delta, nl=False)
-            typer.echo("")
-            assert ans is not None
-            if ans.citations:
-                for c in ans.citations:
-                    typer.echo(f"[{c.n}] {c.source}" + (f" p.{c.page}" if c.page else ""))
-            typer.echo(f"({ans.generator}; total {ans.timings.get('total', 0):.2f}s)", err=True)
+            _stream_answer(rag, question, **kw)
             return
-        ans = rag.ask(question, groups=_groups(groups), filters=filters)
+        ans = rag.ask(question, **kw)
     except (IndexMismatchError, ValueError, FileNotFoundError, GeneratorError, ImportError) as e:
         raise _fail(str(e)) from None
     if json_out:
-        _print_json(_answer_json(ans))
+        _print_json(ans.to_dict())
     else:
         _print_answer(ans)
 
@@ -277,12 +311,21 @@ def chat(
     index: IndexOpt = None,
     generator: GeneratorOpt = None,
     groups: GroupsOpt = None,
+    mode: ModeOpt = None,
+    top_k: TopKOpt = None,
+    source: SourceOpt = None,
+    file_type: FileTypeOpt = None,
+    lang: LangOpt = None,
+    date_from: DateFromOpt = None,
+    date_to: DateToOpt = None,
+    embedder: EmbedderOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Interactive questions; follow-ups use the conversation. Empty line or Ctrl-D quits."""
     from .types import Message
 
-    rag = _rag(index, config, generator=generator)
+    rag = _rag(index, config, embedder, generator=generator, mode=mode, top_k=top_k)
+    kw = {"groups": _groups(groups), "filters": _filters(source, file_type, lang, date_from, date_to)}
     history: list[Message] = []
     typer.echo("ragqa chat — ask in Japanese or English; empty line to quit.", err=True)
     while True:
@@ -293,7 +336,7 @@ def chat(
         if not q:
             break
         try:
-            ans = rag.ask(q, groups=_groups(groups), history=history)
+            ans = rag.ask(q, history=history, **kw)
         except Exception as e:  # keep the session alive on a failed turn
             typer.echo(f"error: {e}", err=True)
             continue
@@ -305,11 +348,12 @@ def chat(
 def calibrate(
     qa_file: Annotated[Path, typer.Argument(help="JSONL with question, answerable, groups (e.g. docs_corpus/qa.jsonl).")],
     index: IndexOpt = None,
-    mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    mode: ModeOpt = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Fit the refusal threshold for a retrieval mode on labelled questions; store it in the index."""
+    """Fit the refusal threshold for a retrieval mode on labelled questions; store it in the index
+    (per mode and embedder)."""
     from ingest.catalog import IndexMismatchError
 
     from .calibrate import calibrate as run
@@ -349,20 +393,20 @@ def train_retriever(
     heading pairs, in-batch negatives, optionally BM25 hard negatives), report held-out recall
     before/after, and re-embed."""
     from ingest.catalog import IndexMismatchError
-    from retrieval.training import run_train_retriever
+    from retrieval.training import TrainRetrieverConfig, run_train_retriever
 
     s = _settings(index, config)
     try:
-        report = run_train_retriever(s.index_dir, base=base, out_dir=out, qa_file=qa, epochs=epochs,
-                                     batch_size=batch_size, max_pairs=max_pairs, reembed=reembed,
-                                     hard_negatives=hard_negatives)
+        train_cfg = TrainRetrieverConfig(base=base, out_dir=out, qa_file=qa, epochs=epochs, batch_size=batch_size,
+                                         max_pairs=max_pairs, hard_negatives=hard_negatives)
+        report = run_train_retriever(s.index_dir, train_cfg, reembed=reembed)
     except (IndexMismatchError, ValueError, FileNotFoundError, ImportError) as e:
         raise _fail(str(e)) from None
     if json_out:
-        _print_json(report)
+        _print_json(report.to_json())
     else:
-        tr = report["train"]
-        typer.echo(json.dumps({k: tr.get(k) for k in ("model_id", "out_dir", "recall_before", "recall_after")},
+        tr = report.train.to_json()
+        typer.echo(json.dumps({k: tr[k] for k in ("model_id", "out_dir", "recall_before", "recall_after")},
                               ensure_ascii=False, indent=1))
 
 

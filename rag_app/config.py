@@ -17,9 +17,26 @@ from ingest.settings import IndexSettings, load_index_settings, read_config_file
 # Relevance floor per retrieval mode, on the best *dense* cosine among the hits (bm25 mode: the
 # best BM25 score). Below it ragqa refuses without calling a generator. E5 cosines sit in a
 # narrow band (0.75-0.9), so these come from calibration on docs_corpus/qa.jsonl
-# (`ragqa calibrate`, which fits them for your own corpus and stores them in the index;
-# benchmarks/bench_refusal.py prints the trade-off), not intuition.
+# (`ragqa calibrate`, which fits them for your own corpus and stores them in the index per
+# embedder; benchmarks/bench_refusal.py prints the trade-off), not intuition. The dense values
+# hold only for the embedder they were fitted with: another embedder's cosines live on another
+# scale, so without a calibration of its own the relevance gate abstains there.
 DEFAULT_REFUSAL_THRESHOLDS: dict[str, float] = {"dense": 0.80, "hybrid": 0.80, "bm25": 2.0}
+DEFAULT_THRESHOLD_EMBEDDER = "intfloat/multilingual-e5-small"  # model_id of the "e5" / "e5-torch" embedders
+
+
+def default_refusal_threshold(mode: str, embedder_id: str | None) -> float | None:
+    """The built-in relevance floor for ``mode`` over an index built by ``embedder_id``; None when
+    none applies (a dense or hybrid index of another embedder: calibrate it)."""
+    if mode == "bm25":
+        return DEFAULT_REFUSAL_THRESHOLDS["bm25"]
+    return DEFAULT_REFUSAL_THRESHOLDS[mode] if embedder_id == DEFAULT_THRESHOLD_EMBEDDER else None
+
+
+def refusal_threshold_key(mode: str, embedder_id: str) -> str:
+    """Catalog meta key of a calibrated threshold: per mode and per embedder, so re-embedding the
+    index (``ragqa train-retriever``, ``--reindex --embedder``) leaves no stale threshold in force."""
+    return f"refusal_threshold:{mode}:{embedder_id}"
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,8 @@ def load_config(config_file: Path | None = None, *, index_dir: Path | str | None
     for name, env in _ENV.items():
         if env in os.environ:
             values[name] = _coerce(name, os.environ[env])
-    values.update({k: v for k, v in answer_overrides.items() if v is not None})
+    # overrides are coerced like file values: "" turns an optional setting off (max_unsupported)
+    values.update({k: _coerce(k, v) for k, v in answer_overrides.items() if v is not None})
     answer = replace(AnswerSettings(), **values)
     if answer.mode not in ("dense", "bm25", "hybrid"):
         raise ValueError(f"unknown retrieval mode {answer.mode!r}; allowed: dense, bm25, hybrid")

@@ -1,5 +1,11 @@
 """Chat prompts for grounded, cited answers: the system rules, the numbered context blocks,
-the context token budget, and parsing the blocks back out (for prompt-driven generators)."""
+the context token budget, and parsing the blocks back out (for callers that hold only messages).
+
+``build_prompt`` is the one prompt builder: the answer path (``RAG.prepare``), the fine-tuning
+data builder and the evaluation harness all call it, so a model is trained on exactly the text
+it is served. ``PROMPT_TEMPLATE_VERSION`` names the template; a tuned adapter records the version
+it was trained on. Change the wording of the template -> bump the version.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ TokenCounter = Callable[[str], int]
 DEFAULT_MAX_CONTEXT_TOKENS = 3000
 DEFAULT_MAX_HISTORY_MESSAGES = 6  # the last 3 user/assistant exchanges
 QUESTION_LABEL = "Question:"
+PROMPT_TEMPLATE_VERSION = "ragqa-prompt-1"
 
 
 def heuristic_token_count(text: str) -> int:
@@ -138,9 +145,24 @@ def _truncate_block(hit: Hit, text: str, budget: int, count: TokenCounter) -> st
 
 
 @dataclass(frozen=True, slots=True)
+class ContextBlock:
+    """One numbered context block as data: what block ``[n]`` of a prompt shows (its text after
+    any ``transform_text`` and truncation, not escaped). Also what ``parse_context_blocks`` reads
+    back from a prompt's text."""
+
+    n: int
+    source: str
+    text: str
+    page: int | None = None
+    heading: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Prompt:
-    """A built prompt. ``contexts[n - 1]`` is the hit shown as block ``[n]``; ``dropped`` counts
-    hits left out by the token budget; ``truncated`` is True when block 1 was cut to fit."""
+    """A built prompt. ``contexts[n - 1]`` is the hit shown as block ``[n]`` and ``blocks[n - 1]``
+    its text as shown; ``dropped`` counts hits left out by the token budget; ``truncated`` is True
+    when block 1 was cut to fit. ``question`` is the question as asked (not escaped), ``lang`` the
+    answer language, ``template_version`` the template that wrote ``messages``."""
 
     messages: tuple[Message, ...]
     contexts: tuple[Hit, ...]
@@ -148,6 +170,10 @@ class Prompt:
     dropped: int = 0
     truncated: bool = False
     context_tokens: int = 0
+    question: str = ""
+    lang: str = "en"
+    blocks: tuple[ContextBlock, ...] = ()
+    template_version: str = PROMPT_TEMPLATE_VERSION
 
 
 def build_prompt(
@@ -176,6 +202,7 @@ def build_prompt(
     system = system_prompt(lang)
     blocks: list[str] = []
     kept: list[Hit] = []
+    shown: list[str] = []  # each kept block's text as shown
     used = 0
     truncated = False
     for hit in hits:
@@ -184,15 +211,17 @@ def build_prompt(
         cost = count_tokens(block)
         if used + cost > max_context_tokens:
             if not kept:
-                cut = _truncate_block(hit, text, max_context_tokens, count_tokens)
-                block = format_context_block(1, hit, cut)
+                text = _truncate_block(hit, text, max_context_tokens, count_tokens)
+                block = format_context_block(1, hit, text)
                 blocks.append(block)
                 kept.append(hit)
+                shown.append(text)
                 used += count_tokens(block)
                 truncated = True
             break
         blocks.append(block)
         kept.append(hit)
+        shown.append(text)
         used += cost
     context_part = "\n\n".join(blocks) if blocks else "(no context blocks were retrieved)"
     user = (
@@ -210,6 +239,12 @@ def build_prompt(
         dropped=len(hits) - len(kept),
         truncated=truncated,
         context_tokens=used,
+        question=question.strip(),
+        lang=lang,
+        blocks=tuple(
+            ContextBlock(n=i, source=h.chunk.source, text=t, page=h.chunk.page, heading=h.chunk.heading)
+            for i, (h, t) in enumerate(zip(kept, shown, strict=True), 1)
+        ),
     )
 
 
@@ -230,17 +265,6 @@ def build_messages(
 
 
 # --- parsing a built prompt back ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ContextBlock:
-    """One ``<context>`` block read back from a prompt (text unescaped)."""
-
-    n: int
-    source: str
-    text: str
-    page: int | None = None
-    heading: str = ""
-
-
 _BLOCK_RE = re.compile(r"<context\s+([^>]*)>\n?(.*?)\n?</context>", re.DOTALL)
 _ATTR_RE = re.compile(r'(\w+)="([^"]*)"')
 _QUESTION_RE = re.compile(

@@ -50,9 +50,7 @@ def as_filters(value: Any) -> Filters | None:
     for key in ("file_types", "langs"):
         if isinstance(kw.get(key), str):
             kw[key] = (kw[key],)
-        elif kw.get(key) is not None:
-            kw[key] = tuple(kw[key])
-    return Filters(**kw)
+    return Filters.from_dict(kw)
 
 
 def open_retriever(index_dir: Path | str | None = None, mode: str = "hybrid") -> Retriever:
@@ -75,16 +73,17 @@ def hit_metadata(hit: Hit) -> dict[str, Any]:
     ``score`` compares only within one result list (see ``retrieval.types.Hit``); ``page`` is
     1-based or None; ``heading`` is the heading path joined with " > ".
     """
-    c = hit.chunk
+    d = hit.to_dict()  # the one JSON form of a hit, flattened for the frameworks' metadata
+    c = d["chunk"]
     return {
-        "chunk_id": c.id,
-        "doc_id": c.doc_id,
-        "source": c.source,
-        "page": c.page,
-        "heading": c.heading,
-        "score": float(hit.score),
-        "retriever": hit.retriever,
-        "rank": hit.rank,
-        "lang": c.lang,
-        "groups": list(c.groups),
+        "chunk_id": c["id"],
+        "doc_id": c["doc_id"],
+        "source": c["source"],
+        "page": c["page"],
+        "heading": hit.chunk.heading,
+        "score": d["score"],
+        "retriever": d["retriever"],
+        "rank": d["rank"],
+        "lang": c["lang"],
+        "groups": c["groups"],
     }

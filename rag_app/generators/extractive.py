@@ -21,6 +21,7 @@ from ingest.lang import detect_lang
 from ingest.sentences import split_sentences
 from rag_app.injection import REMOVED_PREFIX, scan
 from rag_app.prompting import (
+    Prompt,
     detect_question_lang,
     heuristic_token_count,
     last_user_message,
@@ -192,10 +193,25 @@ def _compose(chosen: Sequence[ScoredSentence]) -> list[str]:
     return pieces
 
 
+def _within(pieces: Sequence[str], max_tokens: int) -> list[str]:
+    """The leading pieces that fit ``max_tokens``: whole sentences; the first is always kept."""
+    kept: list[str] = []
+    used = 0
+    for piece in pieces:
+        cost = heuristic_token_count(piece)
+        if kept and used + cost > max_tokens:
+            break
+        kept.append(piece)
+        used += cost
+    return kept
+
+
 @dataclass(slots=True)
 class ExtractiveGenerator:
-    """A model-free :class:`~rag_app.types.Generator`. ``answer`` works on hits directly;
-    ``generate``/``stream`` read the context blocks and question out of messages built by
+    """A model-free :class:`~rag_app.types.ContextGenerator`: ``RAG`` gives it the built
+    ``Prompt`` (``generate_prompt`` / ``stream_prompt``), whose blocks and question it reads as
+    data. ``answer`` works on hits directly; ``generate``/``stream`` (for callers that hold only
+    messages) read the blocks and question back out of messages built by
     ``rag_app.prompting.build_prompt``."""
 
     name: str = "extractive"
@@ -235,11 +251,25 @@ class ExtractiveGenerator:
         pieces = self._pieces(question, contexts, lang)
         return self._result(pieces, question + "".join(t for _, t in contexts))
 
+    # -- from a built Prompt (data) -------------------------------------------------------------
+    def _from_prompt(self, prompt: Prompt, max_tokens: int) -> tuple[list[str], str]:
+        pieces = self._pieces(prompt.question, [(b.n, b.text) for b in prompt.blocks], prompt.lang)
+        return _within(pieces, max_tokens), "".join(m.content for m in prompt.messages)
+
+    def generate_prompt(self, prompt: Prompt, *, max_tokens: int = 512, temperature: float = 0.0) -> GenerationResult:
+        pieces, prompt_text = self._from_prompt(prompt, max_tokens)
+        return self._result(pieces, prompt_text)
+
+    def stream_prompt(self, prompt: Prompt, *, max_tokens: int = 512, temperature: float = 0.0) -> Iterator[StreamEvent]:
+        pieces, prompt_text = self._from_prompt(prompt, max_tokens)
+        yield from self._events(pieces, prompt_text)
+
+    # -- from messages (text) ---------------------------------------------------------------------
     def _from_messages(self, messages: Sequence[Message], max_tokens: int) -> tuple[list[str], str]:
         user = last_user_message(messages)
         if user is None:
             raise ValueError(
-                "messages have no user message: build them with rag_app.prompting.build_messages"
+                "messages have no user message: build them with rag_app.prompting.build_prompt"
             )
         blocks = parse_context_blocks(user.content)
         question = parse_question(user.content)
@@ -247,15 +277,7 @@ class ExtractiveGenerator:
             question = user.content
         lang = detect_question_lang(question)
         pieces = self._pieces(question, [(b.n, b.text) for b in blocks], lang)
-        kept: list[str] = []
-        used = 0
-        for piece in pieces:  # max_tokens cuts whole sentences; the first is always kept
-            cost = heuristic_token_count(piece)
-            if kept and used + cost > max_tokens:
-                break
-            kept.append(piece)
-            used += cost
-        return kept, "".join(m.content for m in messages)
+        return _within(pieces, max_tokens), "".join(m.content for m in messages)
 
     def generate(
         self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
@@ -267,6 +289,9 @@ class ExtractiveGenerator:
         self, messages: Sequence[Message], *, max_tokens: int = 512, temperature: float = 0.0
     ) -> Iterator[StreamEvent]:
         pieces, prompt_text = self._from_messages(messages, max_tokens)
+        yield from self._events(pieces, prompt_text)
+
+    def _events(self, pieces: Sequence[str], prompt_text: str) -> Iterator[StreamEvent]:
         for piece in pieces:
             yield StreamEvent(delta=piece)
         yield StreamEvent(done=True, result=self._result(pieces, prompt_text))

@@ -165,12 +165,11 @@ def test_extractive_generator_answers_in_the_questions_language_with_citations(i
     assert not ja.refused and "6か月" in ja.text and ja.citations[0].source == "kyuka.md"
 
 
-def test_answer_serialises_for_the_cli(index: Path) -> None:
-    from rag_app.cli import _answer_json
-
-    out = _answer_json(rag_with(index, Scripted("Port 51820 [1].")).ask("What is the VPN port?"))
-    json.dumps(out)
-    assert out["citations"][0]["source"] == "vpn.md" and out["contexts"][0]["n"] == 1
+def test_answer_serialises_to_json(index: Path) -> None:
+    out = rag_with(index, Scripted("Port 51820 [1].")).ask("What is the VPN port?").to_dict()
+    json.dumps(out, ensure_ascii=False)
+    assert out["citations"][0]["source"] == "vpn.md"
+    assert out["contexts"][0]["chunk"]["id"] == out["citations"][0]["chunk_id"]
 
 
 def test_empty_question_is_refused_with_a_clear_error(index: Path) -> None:
