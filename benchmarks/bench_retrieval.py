@@ -206,7 +206,7 @@ def train_tuned(qas: list[QASet], roots: dict[str, Path], splits: dict[str, tupl
     held-out articles are this script's.
     """
     try:
-        from retrieval.training import train_retriever
+        from retrieval.training import TrainRetrieverConfig, train_retriever
     except ImportError as e:
         print(f"  retrieval.training.train_retriever is not importable ({e}); the tuned rows are skipped. "
               'Install the trainer with pip install "ragqa[torch]" and rerun with --tuned, or pass '
@@ -234,11 +234,10 @@ def train_tuned(qas: list[QASet], roots: dict[str, Path], splits: dict[str, tupl
         return str(rep["embedder_spec"]), rep
     settings, _ = build_index(train_root, "tuned-train-" + _slug(embedder), embedder, "default", cache)
     t = time.perf_counter()
-    rep_obj = train_retriever(settings.index_dir, "e5-torch", model_dir, qa_file=qa_file, holdout=0.0,
-                              epochs=args.tuned_epochs, max_pairs=args.tuned_max_pairs, max_steps=args.tuned_max_steps,
-                              seed=args.seed, hard_negatives=args.tuned_hard_negatives,
-                              progress=lambda m: print(f"    train: {m}", flush=True))
-    rep = dataclasses.asdict(rep_obj) if dataclasses.is_dataclass(rep_obj) else dict(vars(rep_obj))
+    cfg = TrainRetrieverConfig(base="e5-torch", out_dir=model_dir, qa_file=qa_file, holdout=0.0,
+                               epochs=args.tuned_epochs, max_pairs=args.tuned_max_pairs, max_steps=args.tuned_max_steps,
+                               seed=args.seed, hard_negatives=args.tuned_hard_negatives)
+    rep = train_retriever(settings.index_dir, cfg, progress=lambda m: print(f"    train: {m}", flush=True)).to_json()
     report_file.write_text(json.dumps(rep, ensure_ascii=False, indent=1, default=str))
     print(f"  tuned: trained in {time.perf_counter() - t:.0f} s -> {rep['embedder_spec']}", flush=True)
     return str(rep["embedder_spec"]), rep
@@ -627,7 +626,7 @@ def main() -> None:
     ap.add_argument("--tuned-epochs", type=int, default=1)
     ap.add_argument("--tuned-max-steps", type=int, default=None, help="cap optimizer steps (quick checks)")
     ap.add_argument("--tuned-hard-negatives", action="store_true",
-                    help="train with one BM25-mined hard negative per pair (train_retriever hard_negatives=True)")
+                    help="train with one BM25-mined hard negative per pair (TrainRetrieverConfig hard_negatives=True)")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--latency-only", action="store_true")
     ap.add_argument("--latency-sizes", default="10000,100000", help="comma-separated chunk counts")

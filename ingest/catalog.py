@@ -30,6 +30,8 @@ from .types import Chunk
 FORMAT_VERSION = 1
 CATALOG_FILE = "catalog.sqlite"
 TERM_SEP = "\x1f"  # joins BM25 terms in one TEXT column; analyzers never emit it
+_MAX_PARAMS = 500  # ids bound per IN (...) query: below SQLite's bound-parameter limit (999 in old builds)
+_DOC_SAVEPOINT = "doc"  # the savepoint of the document being replaced inside a group commit
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -158,16 +160,55 @@ class Catalog:
             self._db.close()
             self._db = None
 
+    def remove(self) -> None:
+        """Close the connection and delete the SQLite file with its WAL and shared-memory files
+        (``--reindex``): the next use starts an empty catalog."""
+        self.close()
+        for suffix in ("", "-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+
+    # -- transactions -----------------------------------------------------------------------
+    def begin(self) -> None:
+        """Open a write transaction. IMMEDIATE takes the write lock now, so a second writer waits
+        here (up to the 30 s busy timeout) rather than failing at its first write."""
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.db.execute("ROLLBACK")
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
+        self.begin()
         try:
-            yield db
+            yield self.db
         except BaseException:
-            db.execute("ROLLBACK")
+            self.rollback()
             raise
-        db.execute("COMMIT")
+        self.commit()
+
+    # A group commit holds many documents; each one's replacement is a savepoint inside it, so a
+    # document that fails half-way is undone alone (its previous rows come back).
+    def begin_document(self, doc_id: str) -> list[str]:
+        """Inside an open transaction: start replacing ``doc_id`` (a savepoint), delete its chunk
+        rows and return their ids (ordinal order). End with :meth:`end_document` or
+        :meth:`undo_document`; one document at a time."""
+        self.db.execute(f"SAVEPOINT {_DOC_SAVEPOINT}")
+        before = self.chunk_ids_of(doc_id)
+        self.db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+        return before
+
+    def end_document(self, rec: DocumentRecord) -> None:
+        """Record the document begun with :meth:`begin_document` and release its savepoint."""
+        self.put_document(self.db, rec)
+        self.db.execute(f"RELEASE {_DOC_SAVEPOINT}")
+
+    def undo_document(self) -> None:
+        """Roll the document begun with :meth:`begin_document` back: its previous rows return."""
+        self.db.execute(f"ROLLBACK TO {_DOC_SAVEPOINT}")
+        self.db.execute(f"RELEASE {_DOC_SAVEPOINT}")
 
     # -- meta -------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -284,6 +325,16 @@ class Catalog:
     def all_chunk_ids(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT id FROM chunks")}
 
+    def doc_ids_of_chunks(self, ids: Iterable[str]) -> set[str]:
+        """The documents that hold any of the chunk ``ids`` (ids the catalog lacks are ignored)."""
+        ids = sorted(set(ids))
+        out: set[str] = set()
+        for i in range(0, len(ids), _MAX_PARAMS):
+            part = ids[i : i + _MAX_PARAMS]
+            q = f"SELECT DISTINCT doc_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            out.update(r[0] for r in self.db.execute(q, part))
+        return out
+
     def insert_chunks(self, db: sqlite3.Connection, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
         db.executemany(
             f"INSERT OR REPLACE INTO chunks({_CHUNK_COLS}, terms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -317,8 +368,8 @@ class Catalog:
     # -- reading chunks -------------------------------------------------------------------------
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         out: dict[str, Chunk] = {}
-        for i in range(0, len(ids), 500):  # SQLite's bound-parameter limit
-            part = ids[i : i + 500]
+        for i in range(0, len(ids), _MAX_PARAMS):
+            part = ids[i : i + _MAX_PARAMS]
             q = f"SELECT {_CHUNK_COLS} FROM chunks WHERE id IN ({','.join('?' * len(part))})"
             for row in self.db.execute(q, part):
                 out[row[0]] = chunk_from_row(row)
@@ -331,4 +382,13 @@ class Catalog:
     def iter_terms(self) -> Iterator[tuple[str, list[str]]]:
         """(chunk id, BM25 terms) in rowid order."""
         for cid, terms in self.db.execute("SELECT id, terms FROM chunks ORDER BY rowid"):
-            yield cid, (terms.split(TERM_SEP) if terms else [])
+            yield cid, _split_terms(terms)
+
+    def terms_of_source(self, source: str) -> list[list[str]]:
+        """The BM25 terms of each chunk whose ``source`` is exactly ``source`` (ordinal order)."""
+        rows = self.db.execute("SELECT terms FROM chunks WHERE source=? ORDER BY doc_id, ordinal", (source,))
+        return [_split_terms(t) for (t,) in rows]
+
+
+def _split_terms(joined: str) -> list[str]:
+    return joined.split(TERM_SEP) if joined else []

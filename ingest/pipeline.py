@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import fcntl
 import fnmatch
+import functools
 import hashlib
+import itertools
 import os
 import queue
 import shutil
@@ -39,6 +41,7 @@ from .types import Chunk, DocumentMeta
 
 HASH_BLOCK = 1 << 20  # bytes read at a time when hashing a file: bounded memory for huge files
 COMMIT_EVERY_DOCS = 64
+TOKENIZE_BATCH = 16  # chunks tokenised (BM25) per analyzer call in the producer thread
 COMMIT_EVERY_SECONDS = 5.0
 SKIP_DIRS = {".git", ".hg", ".svn", ".ragqa", "__pycache__", "node_modules", ".venv"}
 
@@ -203,27 +206,17 @@ _DONE = object()
 
 def _produce(jobs: Sequence[_DocJob], out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
              tokenize_many: Callable[[list[str]], list[list[str]]], stop: threading.Event) -> None:
+    """The producer thread: per job, in order, _DocStart, its _ChunkItems, then _DocEnd or
+    _DocFailed; _DONE last, also when ``stop`` is set."""
     try:
         for job in jobs:
             if stop.is_set():
                 return
             out.put(_DocStart(job))
-            n = 0
             try:
-                pending: list[Chunk] = []
-                for c in chunk_fn(job.meta, job.path):
-                    pending.append(c)
-                    if len(pending) >= 16:
-                        for pc, terms in zip(pending, tokenize_many([p.embedding_text() for p in pending]), strict=True):
-                            out.put(_ChunkItem(job, pc, terms))
-                        n += len(pending)
-                        pending = []
-                    if stop.is_set():
-                        return
-                if pending:
-                    for pc, terms in zip(pending, tokenize_many([p.embedding_text() for p in pending]), strict=True):
-                        out.put(_ChunkItem(job, pc, terms))
-                    n += len(pending)
+                n = _produce_document(job, out, chunk_fn, tokenize_many, stop)
+                if n is None:
+                    return
                 if n == 0:
                     out.put(_DocFailed(job, "no text found in the file (empty document or only images)"))
                 else:
@@ -232,6 +225,30 @@ def _produce(jobs: Sequence[_DocJob], out: queue.Queue[Any], chunk_fn: Callable[
                 out.put(_DocFailed(job, _describe(e)))
     finally:
         out.put(_DONE)
+
+
+def _produce_document(job: _DocJob, out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
+                      tokenize_many: Callable[[list[str]], list[list[str]]], stop: threading.Event) -> int | None:
+    """Load + chunk + tokenise one document onto ``out``; its chunk count, None when stopped."""
+    n = 0
+    pending: list[Chunk] = []
+    for c in chunk_fn(job.meta, job.path):
+        pending.append(c)
+        if len(pending) >= TOKENIZE_BATCH:
+            n += _put_chunks(job, pending, tokenize_many, out)
+            pending = []
+        if stop.is_set():
+            return None
+    if pending:
+        n += _put_chunks(job, pending, tokenize_many, out)
+    return n
+
+
+def _put_chunks(job: _DocJob, chunks: list[Chunk], tokenize_many: Callable[[list[str]], list[list[str]]],
+                out: queue.Queue[Any]) -> int:
+    for c, terms in zip(chunks, tokenize_many([c.embedding_text() for c in chunks]), strict=True):
+        out.put(_ChunkItem(job, c, terms))
+    return len(chunks)
 
 
 def _describe(e: BaseException) -> str:
@@ -251,12 +268,15 @@ def _describe(e: BaseException) -> str:
 # --------------------------------------------------------------------------------------------
 # the run
 # --------------------------------------------------------------------------------------------
-class _IndexLock:
+class IndexLock:
+    """The index's ingest lock (``<index>/ingest.lock``, an exclusive ``flock``): one writer
+    (ingest or re-embed) per index at a time; a second one fails at once."""
+
     def __init__(self, index_dir: Path) -> None:
         index_dir.mkdir(parents=True, exist_ok=True)
         self._f = (index_dir / "ingest.lock").open("a+")
 
-    def __enter__(self) -> _IndexLock:
+    def __enter__(self) -> IndexLock:
         try:
             fcntl.flock(self._f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -278,86 +298,112 @@ def reconcile(catalog: Catalog, store: Any) -> int:
         store.delete(sorted(orphans))
     missing = in_catalog - in_store
     if missing:
-        rows = catalog.db.execute(
-            f"SELECT DISTINCT doc_id FROM chunks WHERE id IN ({','.join('?' * min(len(missing), 900))})",
-            sorted(missing)[:900],
-        ).fetchall()
-        stale = {r[0] for r in rows}
-        if len(missing) > 900:  # rare: many vectors lost; look them all up in slices
-            ms = sorted(missing)
-            for i in range(900, len(ms), 900):
-                part = ms[i : i + 900]
-                stale |= {r[0] for r in catalog.db.execute(
-                    f"SELECT DISTINCT doc_id FROM chunks WHERE id IN ({','.join('?' * len(part))})", part)}
-        catalog.mark_stale(stale)
+        catalog.mark_stale(catalog.doc_ids_of_chunks(missing))
     return len(orphans)
 
 
+def resolve_roots(paths: Sequence[Path | str]) -> list[Path]:
+    """The absolute paths to ingest; UsageError when none is given or one does not exist."""
+    roots = [Path(p).expanduser() for p in paths]
+    if not roots:
+        raise UsageError("nothing to ingest: give at least one file or folder")
+    for r in roots:
+        if not r.exists():
+            raise UsageError(f"path not found: {r}")
+    return [r.resolve() for r in roots]
+
+
+def chunk_file(meta: DocumentMeta, path: Path, *, count_tokens: Callable[[str], int],
+               config: Any) -> Iterator[Chunk]:
+    """Load ``path`` and chunk it (``config``: a ChunkingConfig; tokens counted by the embedder)."""
+    from .chunking import chunk_document
+    from .loaders import load_blocks
+
+    return chunk_document(meta, load_blocks(path), count_tokens, config)
+
+
+@dataclass(frozen=True)
+class _OpenIndex:
+    """The pieces of one run, chosen from the settings and what the index recorded."""
+
+    catalog: Catalog
+    store: Any  # ChromaStore
+    embedder: Any  # Embedder
+    analyzer: Any  # Analyzer
+    chunking: Any  # ChunkingConfig
+
+    @property
+    def plan_fingerprint(self) -> str:
+        """Part of every document fingerprint: a change re-chunks and re-tokenises every file."""
+        return str(self.chunking.fingerprint()) + str(self.analyzer.name)
+
+    def chunk_fn(self) -> Callable[[DocumentMeta, Path], Iterator[Chunk]]:
+        return functools.partial(chunk_file, count_tokens=self.embedder.count_tokens, config=self.chunking)
+
+
 class Ingestor:
-    """Wires settings to the pipeline pieces. ``run()`` does the work."""
+    """Wires settings to the pipeline pieces. ``run()`` does the work: open the index, reconcile
+    it with Chroma, plan (which files changed), index them, prune deleted ones, refresh BM25."""
 
     def __init__(self, settings: IndexSettings, *, progress: bool = False) -> None:
         self.settings = settings
         self.progress = progress
 
     def run(self, paths: Sequence[Path | str], *, prune: bool = True, reindex: bool = False) -> IngestReport:
-        from .analysis import get_analyzer
-        from .chunking import ChunkingConfig, chunk_document
-        from .embedders import get_embedder
         from .keyword import KeywordIndex
-        from .loaders import load_blocks
-        from .store import ChromaStore
 
         t0 = time.perf_counter()
-        s = self.settings
-        roots = [Path(p).expanduser() for p in paths]
-        if not roots:
-            raise UsageError("nothing to ingest: give at least one file or folder")
-        for r in roots:
-            if not r.exists():
-                raise UsageError(f"path not found: {r}")
-        roots = [r.resolve() for r in roots]
-
-        defaults = IndexSettings()
-        with _IndexLock(s.index_dir):
-            catalog = Catalog(s.index_dir)
-            spec, collection = s.embedder, s.collection
-            if not reindex:  # an index remembers its embedder (e.g. a tuned one) and collection
-                spec = catalog.recorded("embedder_spec", s.embedder, defaults.embedder)
-                collection = catalog.recorded("collection", s.collection, defaults.collection)
-            embedder = get_embedder(spec)
-            analyzer = get_analyzer(s.analyzer)
-            cfg = ChunkingConfig(max_tokens=min(s.chunk_tokens, embedder.max_tokens), overlap_tokens=s.chunk_overlap)
-            report = IngestReport(index_dir=str(s.index_dir), embedder=embedder.model_id)
-            store = ChromaStore(s.index_dir, collection, s.chroma_url)
-            if reindex:
-                recorded = catalog.recorded("collection", s.collection, defaults.collection)
-                if recorded != collection:  # a re-embedded collection: drop it too
-                    ChromaStore(s.index_dir, recorded, s.chroma_url).reset()
-                catalog.close()
-                for name in ("catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"):
-                    (s.index_dir / name).unlink(missing_ok=True)
-                shutil.rmtree(s.index_dir / "keyword", ignore_errors=True)
-                store.reset()
-            catalog.initialise(embedder_id=embedder.model_id, dim=embedder.dim, analyzer=analyzer.name,
-                               chunking=cfg.fingerprint(), embedder_spec=spec, collection=collection)
-            report.orphans_removed = reconcile(catalog, store)
-
-            jobs, seen = self._plan(roots, catalog, report, cfg.fingerprint() + analyzer.name)
-
-            def chunk_fn(meta: DocumentMeta, path: Path) -> Iterator[Chunk]:
-                return chunk_document(meta, load_blocks(path), embedder.count_tokens, cfg)
-
-            self._index(jobs, chunk_fn, analyzer.tokenize_many, embedder, catalog, store, report)
-
+        roots = resolve_roots(paths)
+        with IndexLock(self.settings.index_dir):
+            ix = self._open(reindex)
+            report = IngestReport(index_dir=str(self.settings.index_dir), embedder=ix.embedder.model_id)
+            report.orphans_removed = reconcile(ix.catalog, ix.store)
+            jobs, seen = self._plan(roots, ix.catalog, report, ix.plan_fingerprint)
+            self._index(jobs, ix.chunk_fn(), ix.analyzer.tokenize_many, ix.embedder, ix.catalog, ix.store, report)
             if prune:
-                self._prune(roots, seen, catalog, store, report)
-
+                self._prune(roots, seen, ix.catalog, ix.store, report)
             _checkpoint("before_keyword")
-            KeywordIndex(s.index_dir).ensure_fresh(catalog)
-            catalog.close()
+            KeywordIndex(self.settings.index_dir).ensure_fresh(ix.catalog)
+            ix.catalog.close()
         report.seconds = time.perf_counter() - t0
         return report
+
+    # -- opening: embedder, analyzer, chunking, store; the manifest written or checked ----------
+    def _open(self, reindex: bool) -> _OpenIndex:
+        from .analysis import get_analyzer
+        from .chunking import ChunkingConfig
+        from .embedders import get_embedder
+        from .store import ChromaStore
+
+        s, defaults = self.settings, IndexSettings()
+        catalog = Catalog(s.index_dir)
+        spec, collection = s.embedder, s.collection
+        if not reindex:  # an index remembers its embedder (e.g. a tuned one) and collection
+            spec = catalog.recorded("embedder_spec", s.embedder, defaults.embedder)
+            collection = catalog.recorded("collection", s.collection, defaults.collection)
+        embedder = get_embedder(spec)
+        analyzer = get_analyzer(s.analyzer)
+        cfg = ChunkingConfig(max_tokens=min(s.chunk_tokens, embedder.max_tokens), overlap_tokens=s.chunk_overlap)
+        store = ChromaStore(s.index_dir, collection, s.chroma_url)
+        if reindex:
+            self._wipe(catalog, store)
+        catalog.initialise(embedder_id=embedder.model_id, dim=embedder.dim, analyzer=analyzer.name,
+                           chunking=cfg.fingerprint(), embedder_spec=spec, collection=collection)
+        return _OpenIndex(catalog, store, embedder, analyzer, cfg)
+
+    def _wipe(self, catalog: Catalog, store: Any) -> None:
+        """``--reindex``: drop the catalog, the BM25 files and the vectors (a re-embedded
+        collection of the index too)."""
+        from .keyword import KeywordIndex
+        from .store import ChromaStore
+
+        s, defaults = self.settings, IndexSettings()
+        recorded = catalog.recorded("collection", s.collection, defaults.collection)
+        if recorded != store.collection_name:
+            ChromaStore(s.index_dir, recorded, s.chroma_url).reset()
+        catalog.remove()
+        shutil.rmtree(KeywordIndex(s.index_dir).dir, ignore_errors=True)
+        store.reset()
 
     # -- planning: which files changed ---------------------------------------------------------
     def _plan(self, roots: Sequence[Path], catalog: Catalog, report: IngestReport,
@@ -400,7 +446,7 @@ class Ingestor:
                 jobs.append(_DocJob(path, base, meta, fingerprint))
         return jobs, seen
 
-    # -- indexing: the producer/consumer loop ----------------------------------------------------
+    # -- indexing: the producer thread loads + chunks, this thread embeds and writes -------------
     def _index(self, jobs: Sequence[_DocJob], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
                tokenize_many: Callable[[list[str]], list[list[str]]], embedder: Any, catalog: Catalog,
                store: Any, report: IngestReport) -> None:
@@ -411,144 +457,18 @@ class Ingestor:
         producer = threading.Thread(target=_produce, args=(jobs, q, chunk_fn, tokenize_many, stop), daemon=True)
         producer.start()
         bar = _progress(len(jobs), self.progress)
-
-        db = catalog.db
-        in_tx = False
-        open_doc: _DocJob | None = None  # the document whose savepoint is open
-        old_ids: dict[str, set[str]] = {}  # doc_id -> its chunk ids before this run
-        new_ids: dict[str, set[str]] = {}
-        finished: list[_DocJob] = []  # documents ended, waiting for the next commit
-        batch: list[_ChunkItem] = []
-        ended: dict[str, int] = {}  # doc_id -> chunk count, ended but maybe still in `batch`
-        last_commit = time.monotonic()
-        docs_since_commit = 0
-
-        def begin() -> None:
-            nonlocal in_tx
-            if not in_tx:
-                db.execute("BEGIN IMMEDIATE")
-                in_tx = True
-
-        def open_savepoint(job: _DocJob) -> None:
-            nonlocal open_doc
-            begin()
-            db.execute("SAVEPOINT doc")
-            old_ids[job.meta.doc_id] = set(catalog.chunk_ids_of(job.meta.doc_id))
-            new_ids[job.meta.doc_id] = set()
-            db.execute("DELETE FROM chunks WHERE doc_id=?", (job.meta.doc_id,))
-            open_doc = job
-
-        def close_savepoint(job: _DocJob, n_chunks: int) -> None:
-            nonlocal open_doc, docs_since_commit
-            m = job.meta
-            catalog.put_document(db, DocumentRecord(
-                doc_id=m.doc_id, root=job.root.as_posix(), source=m.source, file_type=m.file_type,
-                content_hash=m.content_hash, fingerprint=job.fingerprint, size_bytes=m.size_bytes,
-                n_chunks=n_chunks, groups=m.groups, title=m.title, date=m.date, indexed_at=time.time(),
-            ))
-            db.execute("RELEASE doc")
-            open_doc = None
-            finished.append(job)
-            docs_since_commit += 1
-
-        def flush() -> None:
-            """Embed the batch, upsert vectors, insert rows; close documents that ended."""
-            nonlocal batch
-            if not batch:
-                return
-            t = time.perf_counter()
-            vecs = embedder.embed_documents([it.chunk.embedding_text() for it in batch])  # (n, dim)
-            report.embed_seconds += time.perf_counter() - t
-            store.upsert([it.chunk for it in batch], vecs)
-            _checkpoint("after_upsert")
-            i = 0
-            while i < len(batch):
-                job = batch[i].job
-                j = i
-                while j < len(batch) and batch[j].job is job:
-                    j += 1
-                if open_doc is not job:
-                    open_savepoint(job)
-                group = batch[i:j]
-                catalog.insert_chunks(db, [g.chunk for g in group], [g.terms for g in group])
-                new_ids[job.meta.doc_id].update(g.chunk.id for g in group)
-                if job.meta.doc_id in ended:
-                    # its end marker came after its last chunk, so that chunk is in this group
-                    close_savepoint(job, ended.pop(job.meta.doc_id))
-                i = j
-            batch = []
-
-        def commit() -> None:
-            nonlocal in_tx, last_commit, docs_since_commit
-            if not in_tx:
-                return
-            catalog.bump_generation(db)
-            db.execute("COMMIT")
-            in_tx = False
-            _checkpoint("after_commit")
-            for job in finished:
-                d = job.meta.doc_id
-                before, after = old_ids.pop(d, set()), new_ids.pop(d, set())
-                stale = before - after
-                if stale:
-                    store.delete(sorted(stale))
-                report.chunks_deleted += len(stale)
-                report.chunks_added += len(after - before)
-                report.files_indexed += 1
-            finished.clear()
-            last_commit = time.monotonic()
-            docs_since_commit = 0
-
+        writer = _BatchWriter(catalog, store, embedder, report, self.settings.embed_batch)
         try:
-            while True:
-                item = q.get()
-                if item is _DONE:
-                    break
-                if isinstance(item, _DocStart):
-                    continue
-                if isinstance(item, _ChunkItem):
-                    batch.append(item)
-                    if len(batch) >= self.settings.embed_batch:
-                        flush()
-                elif isinstance(item, _DocEnd):
-                    ended[item.job.meta.doc_id] = item.n_chunks
-                    if not any(it.job is item.job for it in batch):
-                        # all its chunks were flushed already
-                        close_savepoint(item.job, ended.pop(item.job.meta.doc_id))
-                    bar.update(1)
-                elif isinstance(item, _DocFailed):
-                    self._fail(item, batch, open_doc, db, store, old_ids, new_ids, report)
-                    batch = [it for it in batch if it.job is not item.job]
-                    if open_doc is item.job:
-                        open_doc = None
-                    bar.update(1)
-                if open_doc is None and (
-                    docs_since_commit >= COMMIT_EVERY_DOCS or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS
-                ):
-                    commit()
-            flush()
-            commit()
+            _consume(q, writer, bar)
+            writer.flush()
+            writer.commit()
         except BaseException:
             stop.set()
-            if in_tx:
-                db.execute("ROLLBACK")
+            writer.abort()
             raise
         finally:
             stop.set()
             bar.close()
-
-    @staticmethod
-    def _fail(item: _DocFailed, batch: list[_ChunkItem], open_doc: _DocJob | None, db: Any, store: Any,
-              old_ids: dict[str, set[str]], new_ids: dict[str, set[str]], report: IngestReport) -> None:
-        d = item.job.meta.doc_id
-        if open_doc is item.job:
-            # undo this document's rows (restores its previous version) and its new vectors
-            db.execute("ROLLBACK TO doc")
-            db.execute("RELEASE doc")
-            written = new_ids.pop(d, set()) - old_ids.pop(d, set())
-            if written:
-                store.delete(sorted(written))
-        report.files_failed.append({"path": str(item.job.path), "error": item.error})
 
     # -- pruning ---------------------------------------------------------------------------------
     def _prune(self, roots: Sequence[Path], seen: set[str], catalog: Catalog, store: Any,
@@ -571,6 +491,157 @@ class Ingestor:
         store.delete(ids)
         report.files_deleted += len(gone)
         report.chunks_deleted += len(ids)
+
+
+def _consume(q: queue.Queue[Any], writer: _BatchWriter, bar: Any) -> None:
+    """Feed the producer's items to ``writer`` until the producer is done."""
+    while (item := q.get()) is not _DONE:
+        if isinstance(item, _DocStart):
+            continue
+        if isinstance(item, _ChunkItem):
+            writer.add(item)
+        elif isinstance(item, _DocEnd):
+            writer.end_document(item)
+            bar.update(1)
+        elif isinstance(item, _DocFailed):
+            writer.fail_document(item)
+            bar.update(1)
+        writer.commit_if_due()
+
+
+def runs_by_job(batch: Sequence[_ChunkItem]) -> Iterator[tuple[_DocJob, list[_ChunkItem]]]:
+    """Consecutive items of one document, in order: (its job, its items)."""
+    for _, group in itertools.groupby(batch, key=lambda it: id(it.job)):
+        items = list(group)
+        yield items[0].job, items
+
+
+class _BatchWriter:
+    """The writing side of one ingest run (main thread only).
+
+    Chunks are embedded in batches that span documents; a batch's vectors are upserted into
+    Chroma first, then its rows go into the catalog inside the open group commit, one savepoint
+    per document. Every COMMIT_EVERY_DOCS documents or COMMIT_EVERY_SECONDS (between documents)
+    the group is committed; only then are the replaced vectors of its documents deleted.
+    """
+
+    def __init__(self, catalog: Catalog, store: Any, embedder: Any, report: IngestReport, embed_batch: int) -> None:
+        self.catalog, self.store, self.embedder, self.report = catalog, store, embedder, report
+        self.embed_batch = embed_batch
+        self._in_tx = False
+        self._open: _DocJob | None = None  # the document whose savepoint is open
+        self._old_ids: dict[str, set[str]] = {}  # doc_id -> its chunk ids before this run
+        self._new_ids: dict[str, set[str]] = {}  # doc_id -> its chunk ids written by this run
+        self._finished: list[_DocJob] = []  # documents ended, waiting for the next commit
+        self._batch: list[_ChunkItem] = []  # chunks waiting to be embedded
+        self._ended: dict[str, int] = {}  # doc_id -> chunk count: ended, its last chunks maybe still in _batch
+        self._last_commit = time.monotonic()
+        self._docs_since_commit = 0
+
+    # -- the producer's items --------------------------------------------------------------------
+    def add(self, item: _ChunkItem) -> None:
+        self._batch.append(item)
+        if len(self._batch) >= self.embed_batch:
+            self.flush()
+
+    def end_document(self, item: _DocEnd) -> None:
+        self._ended[item.job.meta.doc_id] = item.n_chunks
+        if not any(it.job is item.job for it in self._batch):  # all its chunks were flushed already
+            self._close(item.job, self._ended.pop(item.job.meta.doc_id))
+
+    def fail_document(self, item: _DocFailed) -> None:
+        """Drop the document's pending chunks; if its rows were begun, undo them (its indexed
+        version stays) and delete the vectors this run wrote for it."""
+        d = item.job.meta.doc_id
+        if self._open is item.job:
+            self.catalog.undo_document()
+            written = self._new_ids.pop(d, set()) - self._old_ids.pop(d, set())
+            if written:
+                self.store.delete(sorted(written))
+            self._open = None
+        self._batch = [it for it in self._batch if it.job is not item.job]
+        self.report.files_failed.append({"path": str(item.job.path), "error": item.error})
+
+    # -- phases: embed, write vectors, write rows --------------------------------------------------
+    def flush(self) -> None:
+        """Embed the batch, upsert its vectors, insert its rows; close documents that ended."""
+        if not self._batch:
+            return
+        batch, self._batch = self._batch, []
+        self.store.upsert([it.chunk for it in batch], self._embed(batch))
+        _checkpoint("after_upsert")
+        for job, items in runs_by_job(batch):
+            self._write_rows(job, items)
+
+    def _embed(self, batch: Sequence[_ChunkItem]) -> Any:
+        t = time.perf_counter()
+        vecs = self.embedder.embed_documents([it.chunk.embedding_text() for it in batch])  # (n, dim)
+        self.report.embed_seconds += time.perf_counter() - t
+        return vecs
+
+    def _write_rows(self, job: _DocJob, items: Sequence[_ChunkItem]) -> None:
+        d = job.meta.doc_id
+        if self._open is not job:
+            self._begin(job)
+        self.catalog.insert_chunks(self.catalog.db, [it.chunk for it in items], [it.terms for it in items])
+        self._new_ids[d].update(it.chunk.id for it in items)
+        if d in self._ended:  # its end marker came after its last chunk, so that chunk is in this run
+            self._close(job, self._ended.pop(d))
+
+    def _begin(self, job: _DocJob) -> None:
+        if not self._in_tx:
+            self.catalog.begin()
+            self._in_tx = True
+        d = job.meta.doc_id
+        self._old_ids[d] = set(self.catalog.begin_document(d))
+        self._new_ids[d] = set()
+        self._open = job
+
+    def _close(self, job: _DocJob, n_chunks: int) -> None:
+        m = job.meta
+        self.catalog.end_document(DocumentRecord(
+            doc_id=m.doc_id, root=job.root.as_posix(), source=m.source, file_type=m.file_type,
+            content_hash=m.content_hash, fingerprint=job.fingerprint, size_bytes=m.size_bytes,
+            n_chunks=n_chunks, groups=m.groups, title=m.title, date=m.date, indexed_at=time.time(),
+        ))
+        self._open = None
+        self._finished.append(job)
+        self._docs_since_commit += 1
+
+    # -- commit ------------------------------------------------------------------------------------
+    def commit_if_due(self) -> None:
+        """Commit between documents once enough documents or seconds have gone by."""
+        due = (self._docs_since_commit >= COMMIT_EVERY_DOCS
+               or time.monotonic() - self._last_commit > COMMIT_EVERY_SECONDS)
+        if self._open is None and due:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the group (the commit point), then delete the vectors its documents replaced."""
+        if not self._in_tx:
+            return
+        self.catalog.bump_generation(self.catalog.db)
+        self.catalog.commit()
+        self._in_tx = False
+        _checkpoint("after_commit")
+        for job in self._finished:
+            d = job.meta.doc_id
+            before, after = self._old_ids.pop(d, set()), self._new_ids.pop(d, set())
+            stale = before - after
+            if stale:
+                self.store.delete(sorted(stale))
+            self.report.chunks_deleted += len(stale)
+            self.report.chunks_added += len(after - before)
+            self.report.files_indexed += 1
+        self._finished.clear()
+        self._last_commit = time.monotonic()
+        self._docs_since_commit = 0
+
+    def abort(self) -> None:
+        """Roll back the open group (its upserted vectors are orphans the next run removes)."""
+        if self._in_tx:
+            self.catalog.rollback()
+            self._in_tx = False
 
 
 class _NoBar:

@@ -87,6 +87,14 @@ class ChromaStore:
 
     def _connect_locked(self) -> Any:
         if self._col is None:
+            self._col = self._client_locked().get_or_create_collection(
+                self.collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+            )
+        return self._col
+
+    def _client_locked(self) -> Any:
+        """The Chroma client (a server's, or the index's own folder), made on first use."""
+        if self._client is None:
             os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
             import chromadb
             from chromadb.config import Settings
@@ -102,10 +110,14 @@ class ChromaStore:
                 )
             else:
                 self._client = chromadb.PersistentClient(path=str(self.index_dir / CHROMA_DIR), settings=settings)
-            self._col = self._client.get_or_create_collection(
-                self.collection_name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
-            )
-        return self._col
+        return self._client
+
+    def collection_names(self) -> list[str]:
+        """Names of every collection at this store's location (this one included once it has
+        been used), sorted. Listing creates none."""
+        with self._lock:
+            client = self._client_locked()
+        return sorted(c if isinstance(c, str) else str(c.name) for c in client.list_collections())
 
     def upsert(self, chunks: Sequence[Chunk], vectors: npt.NDArray[np.float32]) -> None:
         if not chunks:

@@ -316,7 +316,7 @@ def no_duplicate_batches(
     Then a pair's negative must also not be another pair's positive chunk or passage in the
     batch, and pairs with a negative and pairs without are batched apart (every row of a batch
     fed to the loss as triplets needs a negative), the two sets of batches interleaved by a
-    seeded shuffle. Without ``negatives`` the batches are exactly those of earlier versions.
+    seeded shuffle. Without ``negatives`` there is one set, filled in the seeded pair order.
 
     A pair that clashes with the batch being filled waits for the next one; every pair lands
     in exactly one batch. The last batch (of each set) may be smaller.

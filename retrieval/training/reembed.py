@@ -30,7 +30,7 @@ from typing import Any
 
 from ingest.settings import IndexSettings, load_index_settings
 
-#: Catalog meta keys written by :func:`reembed_index` (the last three are new with it).
+#: Catalog meta keys written by :func:`reembed_index`; ingest writes all but ``reembedded_at`` on creation.
 META_EMBEDDER_ID = "embedder_id"
 META_DIM = "dim"
 META_EMBEDDER_SPEC = "embedder_spec"  # spec string for get_embedder(), e.g. "e5-torch:/abs/dir"
@@ -92,7 +92,7 @@ def reembed_index(
     """
     from ingest.catalog import Catalog
     from ingest.embedders import get_embedder
-    from ingest.pipeline import _IndexLock
+    from ingest.pipeline import IndexLock
     from ingest.store import ChromaStore
 
     say = progress or (lambda _m: None)
@@ -105,56 +105,22 @@ def reembed_index(
     if not catalog.exists():
         raise FileNotFoundError(f"no index at {index_dir}; build one with: ragqa ingest PATH --index {index_dir}")
     embedder = get_embedder(embedder_spec)
-    with _IndexLock(index_dir):
+    with IndexLock(index_dir):
         try:
             catalog.check()
             old_id = catalog.get_meta(META_EMBEDDER_ID) or ""
             old_col = current_collection(catalog, s)
-            n_chunks = int(catalog.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+            n_chunks = catalog.chunk_count()
             name = new_collection_name(s.collection, embedder.model_id, str(time.time_ns()))
-            new = ChromaStore(index_dir, name, s.chroma_url)
-
-            # Leftovers of earlier killed runs (never the live collection).
-            probe = ChromaStore(index_dir, old_col, s.chroma_url)
-            probe.count()
-            stale = sorted(
-                c.name if hasattr(c, "name") else str(c)
-                for c in probe._client.list_collections()
-            )
-            stale = [c for c in stale if c != old_col and is_reembed_collection(c, s.collection)]
-            for c in stale:
-                _drop_collection(ChromaStore(index_dir, c, s.chroma_url))
-
+            stale = _drop_leftovers(index_dir, s, old_col)
             say(f"re-embedding {n_chunks} chunks with {embedder.model_id} into collection {name}")
+            new = ChromaStore(index_dir, name, s.chroma_url)
             try:
-                done = 0
-                batch = []
-                for c in catalog.iter_chunks():
-                    batch.append(c)
-                    if len(batch) >= batch_size:
-                        new.upsert(batch, embedder.embed_documents([b.embedding_text() for b in batch]))
-                        done += len(batch)
-                        batch = []
-                        say(f"{done}/{n_chunks} chunks ({time.perf_counter() - t0:.0f} s)")
-                if batch:
-                    new.upsert(batch, embedder.embed_documents([b.embedding_text() for b in batch]))
-                    done += len(batch)
-                have = new.count()
-                if have != n_chunks:
-                    raise RuntimeError(
-                        f"re-embedding wrote {have} vectors for {n_chunks} chunks; the index is unchanged, "
-                        "run it again"
-                    )
+                _embed_all(catalog, embedder, new, batch_size, n_chunks, lambda m: say(f"{m} ({time.perf_counter() - t0:.0f} s)"))
             except BaseException:
                 _drop_collection(new)
                 raise
-
-            with catalog.transaction() as db:  # the commit point
-                catalog.set_meta(db, META_EMBEDDER_ID, embedder.model_id)
-                catalog.set_meta(db, META_DIM, str(embedder.dim))
-                catalog.set_meta(db, META_EMBEDDER_SPEC, embedder_spec)
-                catalog.set_meta(db, META_COLLECTION, name)
-                catalog.set_meta(db, META_REEMBEDDED_AT, str(time.time()))
+            _switch(catalog, embedder, embedder_spec, name)
             if old_col != name:
                 _drop_collection(ChromaStore(index_dir, old_col, s.chroma_url))
             say(f"switched {index_dir} to {embedder.model_id} (collection {name})")
@@ -172,6 +138,48 @@ def reembed_index(
         stale_collections_removed=stale,
         seconds=round(time.perf_counter() - t0, 2),
     )
+
+
+def _drop_leftovers(index_dir: Path, s: IndexSettings, live: str) -> list[str]:
+    """Delete the collections of earlier killed re-embeds (never ``live``); their names, sorted."""
+    from ingest.store import ChromaStore
+
+    stale = [c for c in ChromaStore(index_dir, live, s.chroma_url).collection_names()
+             if c != live and is_reembed_collection(c, s.collection)]
+    for name in stale:
+        _drop_collection(ChromaStore(index_dir, name, s.chroma_url))
+    return stale
+
+
+def _embed_all(catalog: Any, embedder: Any, store: Any, batch_size: int, n_chunks: int, say: Progress) -> None:
+    """Every catalog chunk into ``store``, ``batch_size`` at a time; RuntimeError when the
+    store's count then differs from ``n_chunks``."""
+    batch: list[Any] = []  # Chunk
+    done = 0
+    for chunk in catalog.iter_chunks():
+        batch.append(chunk)
+        if len(batch) >= batch_size:
+            store.upsert(batch, embedder.embed_documents([b.embedding_text() for b in batch]))
+            done += len(batch)
+            batch = []
+            say(f"{done}/{n_chunks} chunks")
+    if batch:
+        store.upsert(batch, embedder.embed_documents([b.embedding_text() for b in batch]))
+    have = store.count()
+    if have != n_chunks:
+        raise RuntimeError(
+            f"re-embedding wrote {have} vectors for {n_chunks} chunks; the index is unchanged, run it again"
+        )
+
+
+def _switch(catalog: Any, embedder: Any, embedder_spec: str, collection: str) -> None:
+    """The commit point: one transaction points the catalog at the new embedder and collection."""
+    with catalog.transaction() as db:
+        catalog.set_meta(db, META_EMBEDDER_ID, embedder.model_id)
+        catalog.set_meta(db, META_DIM, str(embedder.dim))
+        catalog.set_meta(db, META_EMBEDDER_SPEC, embedder_spec)
+        catalog.set_meta(db, META_COLLECTION, collection)
+        catalog.set_meta(db, META_REEMBEDDED_AT, str(time.time()))
 
 
 __all__ = [

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.embedders.e5_convert import replace_dir
+from ingest.types import Chunk
 
 from .evaluate import EvalSet, build_eval_set, evaluate
 from .hard_negatives import HardNegative, HardNegativeConfig, bm25_search, mine_hard_negatives
 from .pairs import (
+    Pair,
     PairConfig,
     build_pairs,
     cap_pairs,
@@ -54,6 +56,7 @@ from .pairs import (
     read_qa_file,
     split_pairs,
 )
+from .reembed import ReembedReport, reembed_index
 
 MANIFEST_NAME = "ragqa_model.json"  # the name ingest.embedders reads
 MANIFEST_FORMAT_VERSION = 1
@@ -213,7 +216,8 @@ def _evaluate_model(model: Any, es: EvalSet, base: BaseModel) -> dict[str, dict[
     return evaluate(es, q, p)
 
 
-def _load_model(path: Path) -> Any:
+def _load_model(path: Path, seed: int) -> Any:
+    """The sentence-transformers model at ``path`` on CPU, offline, with torch seeded first."""
     os.environ["HF_HUB_OFFLINE"] = "1"  # never reach a model hub
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("WANDB_DISABLED", "true")
@@ -225,61 +229,118 @@ def _load_model(path: Path) -> Any:
     from ingest.embedders.sentence_transformer import available_cores
 
     torch.set_num_threads(available_cores())
+    torch.manual_seed(seed)
     return SentenceTransformer(str(path), device="cpu", local_files_only=True)
 
 
-# ------------------------------------------------------------------------------------ training
+# ------------------------------------------------------------------------------------ config
 
 
-def train_retriever(
-    index_dir: Path | str,
-    base: str = "e5-torch",
-    out_dir: Path | str | None = None,
-    *,
-    epochs: int = 1,
-    batch_size: int = 32,
-    lr: float = 2e-5,
-    max_pairs: int | None = 2000,
-    qa_file: Path | str | None = None,
-    train_on_gold: bool = True,
-    seed: int = 0,
-    holdout: float = 0.2,
-    max_seq_length: int = 256,
-    max_steps: int | None = None,
-    eval_queries: int = 400,
-    eval_distractors: int = 500,
-    freeze_embeddings: bool = True,
-    warmup_ratio: float = 0.1,
-    pair_config: PairConfig | None = None,
-    hard_negatives: bool = False,
-    hard_negative_config: HardNegativeConfig | None = None,
-    progress: Progress | None = None,
-) -> TrainReport:
-    """Fine-tune ``base`` on pairs from the index at ``index_dir``; write it to ``out_dir``.
+@dataclass(frozen=True, slots=True)
+class TrainRetrieverConfig:
+    """What :func:`train_retriever` does to an index, besides reporting progress.
 
-    ``out_dir`` None: ``<index_dir>/models/tuned-<sha8>`` (a new folder per trained model, so an
-    index embedded with an earlier one keeps working). ``holdout`` is the share of documents
-    held out for the before/after evaluation (0: train on everything, no evaluation).
-    ``max_pairs`` caps the training pairs (gold pairs first, then languages mixed);
-    ``max_steps`` caps optimizer steps over all epochs. ``qa_file`` adds gold pairs (questions of
-    held-out documents are always evaluation-only); ``train_on_gold=False`` uses them only to
-    evaluate, keeping training label-free. Training texts are truncated to
-    ``max_seq_length`` tokens (the index's chunks are ≤ 256 by default); evaluation and the saved
-    model keep the base model's own limit. ``hard_negatives``: add one BM25-mined negative per
-    pair from the training documents of the index (``hard_negative_config``: rank window etc.).
-    """
-    say = progress or _quiet
-    if epochs < 1:
-        raise ValueError(f"epochs must be ≥ 1, got {epochs}")
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be ≥ 2 (in-batch negatives), got {batch_size}")
-    if not 0.0 <= holdout < 1.0:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
-    if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr}")
+    Checked on construction: a value out of range raises ValueError naming it and the range."""
+
+    base: str = "e5-torch"  # trainable encoder spec, one of TRAINABLE_BASES
+    out_dir: Path | None = None  # None: <index>/models/tuned-<sha8 of the weights>, one folder per model
+    epochs: int = 1  # passes over the training pairs, ≥ 1
+    batch_size: int = 32  # pairs per optimizer step, ≥ 2 (the other pairs are each row's negatives)
+    lr: float = 2e-5  # AdamW peak learning rate, > 0
+    max_pairs: int | None = 2000  # cap on training pairs (gold pairs first, then languages mixed)
+    qa_file: Path | None = None  # gold questions (qa.jsonl format); held-out documents' only evaluate
+    train_on_gold: bool = True  # False: gold questions only evaluate, training stays label-free
+    seed: int = 0  # pair sampling, document split, batch order, torch initialisation
+    holdout: float = 0.2  # share of documents held out for the before/after evaluation, in [0, 1)
+    max_seq_length: int = 256  # tokens per training text (chunks are ≤ 256); evaluation keeps the model's own
+    max_steps: int | None = None  # cap on optimizer steps over all epochs; None: every batch
+    eval_queries: int = 400  # held-out queries evaluated (a seeded sample)
+    eval_distractors: int = 500  # chunks of training documents added to the evaluation corpus
+    freeze_embeddings: bool = True  # keep the word-embedding table fixed (module doc: memory, time)
+    warmup_ratio: float = 0.1  # share of the steps with linear learning-rate warm-up
+    pair_config: PairConfig = field(default_factory=PairConfig)  # its max_pairs is ignored: max_pairs above caps
+    hard_negatives: bool = False  # one BM25-mined negative per pair, from the training documents
+    hard_negative_config: HardNegativeConfig = field(default_factory=HardNegativeConfig)  # rank window etc.
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be ≥ 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be ≥ 2 (in-batch negatives), got {self.batch_size}")
+        if not 0.0 <= self.holdout < 1.0:
+            raise ValueError(f"holdout must be in [0, 1), got {self.holdout}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+
+
+# ------------------------------------------------------------------------------------ phases
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingData:
+    """The pairs of one run: ``train`` to learn from, ``held`` (whole documents) to evaluate on."""
+
+    n_pairs: int  # pairs built, before the hold-out split and the cap
+    train: list[Pair]
+    held: list[Pair]
+    held_docs: frozenset[str]  # doc ids of the held-out documents
+    eval_set: EvalSet | None  # None when nothing is held out
+
+
+@dataclass(frozen=True, slots=True)
+class MinedNegatives:
+    """Hard negatives of the training pairs; ``negatives`` None when mining is off."""
+
+    negatives: list[HardNegative | None] | None = None  # aligned with TrainingData.train
+    seconds: float = 0.0
+    rank_stats: dict[str, float] = field(default_factory=dict)  # median / mean / max BM25 rank
+
+    @property
+    def found(self) -> int:
+        return sum(n is not None for n in self.negatives or ())
+
+    def batch_keys(self) -> list[tuple[str, str] | None] | None:
+        """(chunk id, passage) per pair, as :func:`no_duplicate_batches` takes them."""
+        if self.negatives is None:
+            return None
+        return [None if n is None else (n.chunk_id, n.passage) for n in self.negatives]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopResult:
+    losses: list[float]  # one per optimizer step
+    triplet_steps: int  # steps whose batch carried hard negatives
+    seconds: float  # wall clock
+    cpu_seconds: float  # this process's CPU time (user + system)
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+
+@dataclass(frozen=True, slots=True)
+class SavedModel:
+    model_id: str  # tuned:<base id>@<sha8>
+    out_dir: Path
+    embedder_spec: str  # "st:<dir>" or "e5-torch:<dir>"
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """Everything a run learned before saving: what the manifest and the report are made of."""
+
+    data: TrainingData
+    mined: MinedNegatives
+    loop: LoopResult
+    before: dict[str, dict[str, float]]  # "all" and per pair kind; {} without a hold-out
+    after: dict[str, dict[str, float]]
+    eval_seconds: float
+
+
+def read_chunks(index_dir: Path) -> list[Chunk]:
+    """Every chunk of the index at ``index_dir``, after checking its manifest."""
     from ingest.catalog import Catalog
 
-    index_dir = Path(index_dir).expanduser().resolve()
     catalog = Catalog(index_dir)
     if not catalog.exists():
         raise FileNotFoundError(f"no index at {index_dir}; build one with: ragqa ingest PATH --index {index_dir}")
@@ -290,108 +351,97 @@ def train_retriever(
         catalog.close()
     if not chunks:
         raise ValueError(f"index {index_dir} holds no chunks; ingest documents first")
-    bm = resolve_base(base)
+    return chunks
 
-    # ---- pairs
-    qa_rows = read_qa_file(Path(qa_file)) if qa_file else None
-    cfg = pair_config or PairConfig()
-    all_pairs = build_pairs(chunks, seed=seed, config=PairConfig(**{**asdict(cfg), "max_pairs": None}), qa_rows=qa_rows)
-    if holdout > 0:
-        n_docs = len({p.doc_id for p in all_pairs})
-        if n_docs < 2:
-            raise ValueError(
-                f"index {index_dir} gives pairs from {n_docs} document(s); a held-out evaluation needs ≥ 2 "
-                "(ingest more documents, or pass holdout=0 to train without evaluation)"
-            )
-        train, held = split_pairs(all_pairs, holdout=holdout, seed=seed, by="doc")
-    else:
-        train, held = list(all_pairs), []
-    if not train_on_gold:  # gold questions only measure: the training stays label-free
+
+def build_training_data(index_dir: Path, chunks: Sequence[Chunk], cfg: TrainRetrieverConfig) -> TrainingData:
+    """Pairs from ``chunks`` (plus gold questions), split by document, capped; the evaluation set."""
+    qa_rows = read_qa_file(Path(cfg.qa_file)) if cfg.qa_file else None
+    all_pairs = build_pairs(chunks, seed=cfg.seed, config=replace(cfg.pair_config, max_pairs=None), qa_rows=qa_rows)
+    train, held = _split_by_document(index_dir, all_pairs, cfg)
+    if not cfg.train_on_gold:  # gold questions only measure: the training stays label-free
         train = [p for p in train if p.kind != "gold"]
-    train = cap_pairs(train, max_pairs, seed)
+    train = cap_pairs(train, cfg.max_pairs, cfg.seed)
     if len(train) < 2:
         raise ValueError(f"only {len(train)} training pair(s) from index {index_dir}; ingest more text")
-    held_docs = {p.doc_id for p in held}
-    say(f"{len(chunks)} chunks -> {len(all_pairs)} pairs; training on {len(train)} "
-        f"{count_by(train, 'kind')}, {len(held)} held out from {len(held_docs)} documents")
-
-    corpus = {c.id: c.embedding_text() for c in chunks}
-    es: EvalSet | None = None
+    held_docs = frozenset(p.doc_id for p in held)
+    eval_set = None
     if held:
+        corpus = {c.id: c.embedding_text() for c in chunks}
         held_chunks = [c.id for c in chunks if c.doc_id in held_docs]
-        es = build_eval_set(held, corpus, held_chunks, distractors=eval_distractors, max_queries=eval_queries, seed=seed)
+        eval_set = build_eval_set(held, corpus, held_chunks, distractors=cfg.eval_distractors,
+                                  max_queries=cfg.eval_queries, seed=cfg.seed)
+    return TrainingData(len(all_pairs), train, held, held_docs, eval_set)
 
-    # ---- hard negatives: BM25 over the training documents only (a held-out passage is never trained on)
-    negs: list[HardNegative | None] = []
-    hcfg = hard_negative_config or HardNegativeConfig()
-    mining_seconds = 0.0
-    rank_stats: dict[str, float] = {}
-    n_with_negative = 0
-    if hard_negatives:
-        t = time.perf_counter()
-        pool = {c.id: c for c in chunks if c.doc_id not in held_docs}
-        search, reader = bm25_search(index_dir, list(pool), hcfg.depth)
-        try:
-            negs = mine_hard_negatives(train, search, pool, config=hcfg, seed=seed)
-        finally:
-            reader.close()
-        mining_seconds = time.perf_counter() - t
-        rank_stats = _rank_stats([n.bm25_rank for n in negs if n is not None])
-        n_with_negative = sum(n is not None for n in negs)
-        say(f"hard negatives: {n_with_negative}/{len(train)} pairs"
-            + (f", median BM25 rank {rank_stats['median']:.0f}" if rank_stats else "") + f" ({mining_seconds:.1f} s)")
-    neg_keys = [None if n is None else (n.chunk_id, n.passage) for n in negs] if hard_negatives else None
 
-    # ---- model
-    import torch
-    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+def _split_by_document(index_dir: Path, pairs: list[Pair], cfg: TrainRetrieverConfig) -> tuple[list[Pair], list[Pair]]:
+    if cfg.holdout <= 0:
+        return list(pairs), []
+    n_docs = len({p.doc_id for p in pairs})
+    if n_docs < 2:
+        raise ValueError(
+            f"index {index_dir} gives pairs from {n_docs} document(s); a held-out evaluation needs ≥ 2 "
+            "(ingest more documents, or pass holdout=0 to train without evaluation)"
+        )
+    return split_pairs(pairs, holdout=cfg.holdout, seed=cfg.seed, by="doc")
 
-    torch.manual_seed(seed)
-    model = _load_model(bm.path)
-    native_len = model.max_seq_length  # evaluation and the saved model keep it
-    eval_seconds = 0.0
-    before: dict[str, dict[str, float]] = {}
-    if es is not None:
-        t = time.perf_counter()
+
+def mine_negatives(index_dir: Path, chunks: Sequence[Chunk], data: TrainingData, cfg: TrainRetrieverConfig,
+                   say: Progress) -> MinedNegatives:
+    """One BM25 negative per training pair, searched among training-document chunks only (a
+    held-out passage is never trained on). Mining off: an empty result."""
+    if not cfg.hard_negatives:
+        return MinedNegatives()
+    t = time.perf_counter()
+    pool = {c.id: c for c in chunks if c.doc_id not in data.held_docs}
+    search, reader = bm25_search(index_dir, list(pool), cfg.hard_negative_config.depth)
+    try:
+        negs = mine_hard_negatives(data.train, search, pool, config=cfg.hard_negative_config, seed=cfg.seed)
+    finally:
+        reader.close()
+    mined = MinedNegatives(negs, time.perf_counter() - t, _rank_stats([n.bm25_rank for n in negs if n is not None]))
+    median = f", median BM25 rank {mined.rank_stats['median']:.0f}" if mined.rank_stats else ""
+    say(f"hard negatives: {mined.found}/{len(data.train)} pairs{median} ({mined.seconds:.1f} s)")
+    return mined
+
+
+def evaluate_phase(model: Any, es: EvalSet | None, bm: BaseModel, label: str,
+                   say: Progress) -> tuple[dict[str, dict[str, float]], float]:
+    """(metrics, seconds) of ``model`` on the held-out set; ({}, 0) without one."""
+    if es is None:
+        return {}, 0.0
+    t = time.perf_counter()
+    if label == "before":
         say(f"evaluating the base model: {len(es.queries)} queries x {len(es.corpus_ids)} passages")
-        before = _evaluate_model(model, es, bm)
-        eval_seconds += time.perf_counter() - t
-        say(f"before: {before['all']}")
+    metrics = _evaluate_model(model, es, bm)
+    seconds = time.perf_counter() - t
+    say(f"{label}: {metrics['all']}")
+    return metrics, seconds
 
-    if freeze_embeddings:
-        for name, prm in model.named_parameters():
-            if "word_embeddings" in name:
-                prm.requires_grad_(False)
-    params = [p for p in model.parameters() if p.requires_grad]
-    loss_fn = MultipleNegativesRankingLoss(model, scale=bm.loss_scale)
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    plan = [
-        [b for b in no_duplicate_batches(train, batch_size, seed + epoch, neg_keys) if len(b) >= 2]
-        for epoch in range(epochs)
-    ]
+
+def train_loop(model: Any, bm: BaseModel, train: Sequence[Pair], mined: MinedNegatives,
+               cfg: TrainRetrieverConfig, say: Progress) -> LoopResult:
+    """AdamW with linear warm-up and decay over ``MultipleNegativesRankingLoss``, training texts
+    truncated to ``cfg.max_seq_length`` tokens (the model's own limit is restored after)."""
+    import torch
+
+    plan = batch_plan(train, mined, cfg)
     total = sum(len(b) for b in plan)
-    if max_steps is not None:
-        total = min(total, max_steps)
-    warmup = max(1, int(warmup_ratio * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear_schedule(s, total, warmup))
-    losses: list[float] = []
-    t0, c0 = time.perf_counter(), time.process_time()
-    step = triplet_steps = 0
-    model.max_seq_length = min(int(native_len or max_seq_length), max_seq_length)  # training only: cuts time, memory
+    if cfg.max_steps is not None:
+        total = min(total, cfg.max_steps)
+    params, loss_fn, opt, sched = _optimizer(model, bm, cfg, total)
+    native_len = model.max_seq_length
+    model.max_seq_length = min(int(native_len or cfg.max_seq_length), cfg.max_seq_length)  # cuts time, memory
     model.train()
+    losses: list[float] = []
+    triplet_steps = 0
+    t0, c0 = time.perf_counter(), time.process_time()
     for epoch, batches in enumerate(plan):
         for batch in batches:
-            if step >= total:
+            if len(losses) >= total:
                 break
-            pairs_b = [train[i] for i in batch]
-            feats = [
-                model.preprocess([bm.query_prefix + p.query for p in pairs_b]),
-                model.preprocess([bm.passage_prefix + p.passage for p in pairs_b]),
-            ]
-            negs_b = [n for n in (negs[i] for i in batch) if n is not None] if negs else []
-            if negs_b and len(negs_b) == len(batch):  # batches are all-triplet or all-pair (see no_duplicate_batches)
-                feats.append(model.preprocess([bm.passage_prefix + n.passage for n in negs_b]))
-                triplet_steps += 1
+            feats, is_triplet = _batch_features(model, bm, train, mined, batch)
+            triplet_steps += is_triplet
             loss = loss_fn(feats, torch.empty(0))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -399,95 +449,145 @@ def train_retriever(
             sched.step()
             opt.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
-            step += 1
-            if step == 1 or step % 10 == 0 or step == total:
-                el = time.perf_counter() - t0
-                say(f"epoch {epoch + 1}/{epochs} step {step}/{total} loss {losses[-1]:.4f} "
-                    f"({el / step:.2f} s/step, ~{el / step * (total - step):.0f} s left)")
-    train_seconds = time.perf_counter() - t0
-    train_cpu_seconds = time.process_time() - c0
+            _say_step(say, epoch, cfg.epochs, len(losses), total, losses[-1], time.perf_counter() - t0)
+    result = LoopResult(losses, triplet_steps, time.perf_counter() - t0, time.process_time() - c0)
     model.max_seq_length = native_len
+    return result
 
-    after: dict[str, dict[str, float]] = {}
-    if es is not None:
-        t = time.perf_counter()
-        after = _evaluate_model(model, es, bm)
-        eval_seconds += time.perf_counter() - t
-        say(f"after: {after['all']}")
 
-    # ---- save (tmp dir, then rename)
-    target = Path(out_dir).expanduser().resolve() if out_dir is not None else index_dir / "models" / "tuned"
+def _optimizer(model: Any, bm: BaseModel, cfg: TrainRetrieverConfig, total: int) -> tuple[list[Any], Any, Any, Any]:
+    """(trainable parameters, loss, AdamW, LR schedule) for ``total`` steps."""
+    import torch
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    if cfg.freeze_embeddings:
+        for name, prm in model.named_parameters():
+            if "word_embeddings" in name:
+                prm.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss_fn = MultipleNegativesRankingLoss(model, scale=bm.loss_scale)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+    warmup = max(1, int(cfg.warmup_ratio * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: linear_schedule(s, total, warmup))
+    return params, loss_fn, opt, sched
+
+
+def batch_plan(train: Sequence[Pair], mined: MinedNegatives, cfg: TrainRetrieverConfig) -> list[list[list[int]]]:
+    """Per epoch, batches of ``train`` indices (no duplicate query, passage or relevant chunk);
+    single-pair batches are dropped (a row needs another row as its negative)."""
+    keys = mined.batch_keys()
+    return [
+        [b for b in no_duplicate_batches(train, cfg.batch_size, cfg.seed + epoch, keys) if len(b) >= 2]
+        for epoch in range(cfg.epochs)
+    ]
+
+
+def _batch_features(model: Any, bm: BaseModel, train: Sequence[Pair], mined: MinedNegatives,
+                    batch: Sequence[int]) -> tuple[list[Any], bool]:
+    """The loss's columns (queries, positives[, negatives]) and whether the third is there."""
+    pairs_b = [train[i] for i in batch]
+    feats = [
+        model.preprocess([bm.query_prefix + p.query for p in pairs_b]),
+        model.preprocess([bm.passage_prefix + p.passage for p in pairs_b]),
+    ]
+    negs = mined.negatives
+    negs_b = [n for n in (negs[i] for i in batch) if n is not None] if negs else []
+    if negs_b and len(negs_b) == len(batch):  # batches are all-triplet or all-pair (see no_duplicate_batches)
+        feats.append(model.preprocess([bm.passage_prefix + n.passage for n in negs_b]))
+        return feats, True
+    return feats, False
+
+
+def _say_step(say: Progress, epoch: int, epochs: int, step: int, total: int, loss: float, elapsed: float) -> None:
+    if step == 1 or step % 10 == 0 or step == total:
+        say(f"epoch {epoch + 1}/{epochs} step {step}/{total} loss {loss:.4f} "
+            f"({elapsed / step:.2f} s/step, ~{elapsed / step * (total - step):.0f} s left)")
+
+
+def save_model(model: Any, bm: BaseModel, index_dir: Path, cfg: TrainRetrieverConfig, outcome: _Outcome) -> SavedModel:
+    """Write the model and its manifest to a temporary sibling of the target, then rename it."""
+    target = Path(cfg.out_dir).expanduser().resolve() if cfg.out_dir is not None else index_dir / "models" / "tuned"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         model.save(str(tmp))
         sha = weights_sha256(tmp)
-        if out_dir is None:
+        if cfg.out_dir is None:
             target = target.with_name(f"tuned-{sha[:8]}")
-        model_id = tuned_model_id(bm.model_id, sha)
-        dim = int(_dim(model))
-        spec = f"{bm.spec_prefix}{target}"
-        manifest = {
-            "format_version": MANIFEST_FORMAT_VERSION,
-            "model_id": model_id,
-            "base_model_id": bm.model_id,
-            "base": bm.spec,
-            "embedder_spec": spec,
-            "source": f"train-retriever:{bm.model_id}",
-            "source_sha256": sha,
-            "dim": dim,
-            "query_prefix": bm.query_prefix,
-            "passage_prefix": bm.passage_prefix,
-            "trained_on_index": str(index_dir),
-            "pairs": len(train),
-            "pairs_by_kind": count_by(train, "kind"),
-            "epochs": epochs,
-            "steps": step,
-            "hard_negatives": hard_negatives,
-            "hard_negative_config": asdict(hcfg) if hard_negatives else None,
-            "pairs_with_negative": n_with_negative,
-            "recall_before": before.get("all", {}),
-            "recall_after": after.get("all", {}),
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
+        saved = SavedModel(tuned_model_id(bm.model_id, sha), target, f"{bm.spec_prefix}{target}")
+        manifest = _manifest(bm, saved, sha, int(_dim(model)), index_dir, cfg, outcome)
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    say(f"saved {model_id} -> {target} (use --embedder {spec!r})")
+    return saved
 
-    k = max(1, len(losses) // 10)
+
+def _manifest(bm: BaseModel, saved: SavedModel, sha: str, dim: int, index_dir: Path, cfg: TrainRetrieverConfig,
+              outcome: _Outcome) -> dict[str, Any]:
+    """``ragqa_model.json``: what ingest.embedders loads the model with, and how it was trained."""
+    train = outcome.data.train
+    return {
+        "format_version": MANIFEST_FORMAT_VERSION,
+        "model_id": saved.model_id,
+        "base_model_id": bm.model_id,
+        "base": bm.spec,
+        "embedder_spec": saved.embedder_spec,
+        "source": f"train-retriever:{bm.model_id}",
+        "source_sha256": sha,
+        "dim": dim,
+        "query_prefix": bm.query_prefix,
+        "passage_prefix": bm.passage_prefix,
+        "trained_on_index": str(index_dir),
+        "pairs": len(train),
+        "pairs_by_kind": count_by(train, "kind"),
+        "epochs": cfg.epochs,
+        "steps": outcome.loop.steps,
+        "hard_negatives": cfg.hard_negatives,
+        "hard_negative_config": asdict(cfg.hard_negative_config) if cfg.hard_negatives else None,
+        "pairs_with_negative": outcome.mined.found,
+        "recall_before": outcome.before.get("all", {}),
+        "recall_after": outcome.after.get("all", {}),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _report(index_dir: Path, bm: BaseModel, cfg: TrainRetrieverConfig, saved: SavedModel,
+            outcome: _Outcome) -> TrainReport:
+    data, loop, mined = outcome.data, outcome.loop, outcome.mined
+    losses = loop.losses
+    k = max(1, len(losses) // 10)  # first / last 10 % of the steps
     return TrainReport(
         index_dir=str(index_dir),
         base=bm.spec,
         base_model_id=bm.model_id,
-        model_id=model_id,
-        out_dir=str(target),
-        embedder_spec=spec,
-        pairs=len(train),
-        pairs_held_out=len(held),
-        pairs_by_kind=count_by(train, "kind"),
-        pairs_by_lang=count_by(train, "lang"),
-        documents_train=len({p.doc_id for p in train}),
-        documents_held_out=len(held_docs),
-        epochs=epochs,
-        batch_size=batch_size,
-        steps=step,
-        lr=lr,
-        train_seconds=round(train_seconds, 2),
-        train_cpu_seconds=round(train_cpu_seconds, 2),
-        eval_seconds=round(eval_seconds, 2),
+        model_id=saved.model_id,
+        out_dir=str(saved.out_dir),
+        embedder_spec=saved.embedder_spec,
+        pairs=len(data.train),
+        pairs_held_out=len(data.held),
+        pairs_by_kind=count_by(data.train, "kind"),
+        pairs_by_lang=count_by(data.train, "lang"),
+        documents_train=len({p.doc_id for p in data.train}),
+        documents_held_out=len(data.held_docs),
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        steps=loop.steps,
+        lr=cfg.lr,
+        train_seconds=round(loop.seconds, 2),
+        train_cpu_seconds=round(loop.cpu_seconds, 2),
+        eval_seconds=round(outcome.eval_seconds, 2),
         loss_first=round(float(np.mean(losses[:k])), 4) if losses else None,
         loss_last=round(float(np.mean(losses[-k:])), 4) if losses else None,
-        recall_before=before,
-        recall_after=after,
-        eval_corpus=len(es.corpus_ids) if es is not None else 0,
-        hard_negatives=hard_negatives,
-        pairs_with_negative=n_with_negative,
-        negative_bm25_rank=rank_stats,
-        mining_seconds=round(mining_seconds, 2),
-        triplet_steps=triplet_steps,
+        recall_before=outcome.before,
+        recall_after=outcome.after,
+        eval_corpus=len(data.eval_set.corpus_ids) if data.eval_set is not None else 0,
+        hard_negatives=cfg.hard_negatives,
+        pairs_with_negative=mined.found,
+        negative_bm25_rank=mined.rank_stats,
+        mining_seconds=round(mined.seconds, 2),
+        triplet_steps=loop.triplet_steps,
     )
 
 
@@ -497,39 +597,81 @@ def _rank_stats(ranks: Sequence[int]) -> dict[str, float]:
     return {"median": float(np.median(ranks)), "mean": round(float(np.mean(ranks)), 2), "max": float(max(ranks))}
 
 
-def run_train_retriever(
-    index_dir: Path | str,
-    base: str = "e5-torch",
-    out_dir: Path | str | None = None,
-    qa_file: Path | str | None = None,
-    epochs: int = 1,
-    batch_size: int = 32,
-    max_pairs: int | None = 2000,
-    reembed: bool = False,
-    **kwargs: Any,
-) -> dict[str, Any]:
-    """The ``ragqa train-retriever`` command: train, optionally re-embed the index with the tuned
-    model; progress on stderr; returns a JSON-able report (``{"train": ..., "reembed": ...}``)."""
-    kwargs.setdefault("progress", stderr_progress)
-    rep = train_retriever(index_dir, base, out_dir, epochs=epochs, batch_size=batch_size, max_pairs=max_pairs,
-                          qa_file=qa_file, **kwargs)
-    out: dict[str, Any] = {"train": rep.to_json(), "reembed": None}
-    if reembed:
-        from .reembed import reembed_index
+# ------------------------------------------------------------------------------------ training
 
-        out["reembed"] = reembed_index(index_dir, rep.embedder_spec, progress=kwargs["progress"]).to_json()
-    return out
+
+def train_retriever(index_dir: Path | str, config: TrainRetrieverConfig | None = None, *,
+                    progress: Progress | None = None) -> TrainReport:
+    """Fine-tune ``config.base`` on pairs from the index at ``index_dir`` and save it.
+
+    Data (pairs, document hold-out, optional hard negatives) -> base model -> evaluate ->
+    train -> evaluate -> save with manifest. ``progress`` gets one line per phase and every
+    10 steps. See :class:`TrainRetrieverConfig` for every knob and its default.
+    """
+    cfg = config or TrainRetrieverConfig()
+    say = progress or _quiet
+    index_dir = Path(index_dir).expanduser().resolve()
+    chunks = read_chunks(index_dir)
+    bm = resolve_base(cfg.base)
+    data = build_training_data(index_dir, chunks, cfg)
+    say(f"{len(chunks)} chunks -> {data.n_pairs} pairs; training on {len(data.train)} "
+        f"{count_by(data.train, 'kind')}, {len(data.held)} held out from {len(data.held_docs)} documents")
+    mined = mine_negatives(index_dir, chunks, data, cfg, say)
+
+    model = _load_model(bm.path, cfg.seed)
+    before, before_s = evaluate_phase(model, data.eval_set, bm, "before", say)
+    loop = train_loop(model, bm, data.train, mined, cfg, say)
+    after, after_s = evaluate_phase(model, data.eval_set, bm, "after", say)
+
+    outcome = _Outcome(data, mined, loop, before, after, before_s + after_s)
+    saved = save_model(model, bm, index_dir, cfg, outcome)
+    say(f"saved {saved.model_id} -> {saved.out_dir} (use --embedder {saved.embedder_spec!r})")
+    return _report(index_dir, bm, cfg, saved, outcome)
+
+
+@dataclass(frozen=True)
+class TrainRetrieverRun:
+    """What ``ragqa train-retriever`` did: the training and, when asked for, the re-embedding."""
+
+    train: TrainReport
+    reembed: ReembedReport | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"train": self.train.to_json(), "reembed": None if self.reembed is None else self.reembed.to_json()}
+
+
+def run_train_retriever(index_dir: Path | str, config: TrainRetrieverConfig | None = None, *,
+                        reembed: bool = False, progress: Progress = stderr_progress) -> TrainRetrieverRun:
+    """The ``ragqa train-retriever`` command: train, then (``reembed``) re-embed the index with
+    the tuned model; progress on stderr by default."""
+    rep = train_retriever(index_dir, config, progress=progress)
+    if not reembed:
+        return TrainRetrieverRun(rep)
+    return TrainRetrieverRun(rep, reembed_index(index_dir, rep.embedder_spec, progress=progress))
 
 
 __all__ = [
     "MANIFEST_NAME",
     "TRAINABLE_BASES",
     "BaseModel",
+    "LoopResult",
+    "MinedNegatives",
+    "SavedModel",
     "TrainReport",
+    "TrainRetrieverConfig",
+    "TrainRetrieverRun",
+    "TrainingData",
+    "batch_plan",
+    "build_training_data",
+    "evaluate_phase",
     "linear_schedule",
+    "mine_negatives",
+    "read_chunks",
     "resolve_base",
     "run_train_retriever",
+    "save_model",
     "stderr_progress",
+    "train_loop",
     "train_retriever",
     "tuned_model_id",
     "weights_sha256",

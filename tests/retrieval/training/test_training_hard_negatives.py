@@ -185,11 +185,12 @@ def test_mining_on_a_real_bm25_index(hashing_index: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_minilm_run_with_hard_negatives(minilm_index: Path, tmp_path: Path) -> None:
-    from retrieval.training.trainer import train_retriever
+    from retrieval.training.trainer import TrainRetrieverConfig, train_retriever
 
     out = tmp_path / "tuned-hn"
-    rep = train_retriever(minilm_index, "minilm", out, batch_size=8, max_steps=3, lr=1e-4,
-                          eval_queries=40, eval_distractors=20, seed=0, hard_negatives=True)
+    cfg = TrainRetrieverConfig(base="minilm", out_dir=out, batch_size=8, max_steps=3, lr=1e-4,
+                               eval_queries=40, eval_distractors=20, seed=0, hard_negatives=True)
+    rep = train_retriever(minilm_index, cfg)
     assert rep.hard_negatives and rep.steps == 3
     assert 0.8 * rep.pairs <= rep.pairs_with_negative <= rep.pairs
     assert rep.triplet_steps >= 1 and rep.negative_bm25_rank["median"] >= 1
