@@ -1,23 +1,49 @@
-"""PDF via pypdf, one page at a time (``page`` is 1-based), text only (no OCR).
+"""PDF via PDFium (pypdfium2), one page at a time (``page`` is 1-based), text only (no OCR).
+
+Why PDFium and not pypdf (measured on the 74 FinanceBench filings, 10,218 pages; see
+BENCHMARKS.md "PDF parsing (FinanceBench)"): pypdf refuses valid filings whose content streams
+hold more than its 100,000-element safety limit ("LimitReachedError: Reached maximum array
+element count", reported as a corrupt file); PDFium parses every one. PDFium is ~10× faster
+per page, and its text keeps a table row on one line ("Industrial $ 2,952 37.2 % ...") where
+pypdf put each cell on a line of its own; Japanese and Korean come back the same.
+PDFium is not thread-safe: documents are read from one thread at a time (the ingest pipeline
+loads from a single producer thread).
+
+Per document: every page's text is read first (a few ms a page), so that running headers,
+footers and page numbers can be found (:mod:`ingest.boilerplate`) and left out of what is
+emitted; a page holding only such lines yields nothing. Pages are then emitted in order.
+
+Tables (:mod:`ingest.loaders.pdf_tables`): a page whose content holds at least
+``TABLE_MIN_PATHS`` rule-like path objects (counted by PDFium at almost no cost) is handed to
+pdfplumber's table finder, and each table found becomes a ``table_header`` block and
+``table_row`` records "Header: value | ..." (the spreadsheet format), with the text above,
+beside and below it emitted as text around them. Table-free pages pay nothing. Which tables:
+``tables=`` / ``$RAGQA_PDF_TABLES`` = "ruled" (default: grids with vertical rules or cell
+borders), "all" (also the shaded-band tables of SEC filings, at ~0.7 s a page), "off".
 
 Encrypted PDFs: a PDF with only an owner password (an empty user password: it opens in any
-viewer without asking, but e.g. copying is "restricted") is decrypted with the empty
-password and loaded, as every viewer does. A PDF that needs a user password raises
-LoadError("encrypted PDF: ..."). AES-encrypted files need the ``cryptography`` package.
+viewer without asking, but e.g. copying is "restricted") is loaded, as every viewer does. A
+PDF that needs a user password raises LoadError("encrypted PDF: ...").
 
-A file without a ``%%EOF`` marker near its end is rejected as truncated, even though pypdf
+A file without a ``%%EOF`` marker near its end is rejected as truncated, even though a parser
 could often recover some pages: silently indexing half a document is worse than an error.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal
 
+from ingest.boilerplate import find_boilerplate, strip_boilerplate
 from ingest.loaders.base import LoadError, make_block
+from ingest.loaders.pdf_tables import PdfTable, find_tables
+from ingest.loaders.sheet import _merge_header, rows_to_blocks
+from ingest.loaders.tables import table_blocks
 from ingest.types import Block
 
 log = logging.getLogger(__name__)
@@ -27,6 +53,22 @@ log = logging.getLogger(__name__)
 HEADER_WINDOW = 1024
 EOF_WINDOW = 64 * 1024
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+TableMode = Literal["ruled", "all", "off"]
+TABLE_MODES: tuple[str, ...] = ("ruled", "all", "off")
+TABLES_ENV = "RAGQA_PDF_TABLES"
+# Default "ruled": pdfplumber costs ~0.7 s per page it reads (pdfminer parses the whole page; PDFium's
+# text costs ~0.02 s), and SEC filings have tables on most pages, as shaded bands without vertical
+# rules: reading those ("all") made FinanceBench ingest ~30× slower in the loader, more than the
+# encoder's own time per page, against the ≥ 90 % ingest/encoder target (BENCHMARKS.md). Ruled
+# tables (vertical rules or stroked cell borders: generated reports, price lists, SLAs) are rare
+# in filings and are what "ruled" reads.
+DEFAULT_TABLE_MODE: TableMode = "ruled"
+# A page is searched for tables when PDFium counts at least this many rule-like path objects on
+# it: vertical rules and stroked cells for "ruled"; any path for "all". A text-only filing page
+# draws 1-5 paths (the footer rule, a logo); a 2×2 ruled table alone draws 6 lines.
+TABLE_MIN_PATHS = 6
+RULE_WIDTH = 2.0  # points: a path at most this wide (and taller than its width × 3) is a vertical rule
 
 
 _SENTENCE_END = tuple("。．.!?！？:：」』）)")
@@ -44,7 +86,7 @@ def _is_cjk(ch: str) -> bool:
 def unwrap_lines(text: str, fill: float = 0.8) -> str:
     """Join lines that the PDF wrapped at the right margin back into one line.
 
-    pypdf returns a paragraph as its printed lines, which splits Japanese words mid-way
+    PDF text comes back as a paragraph's printed lines, which splits Japanese words mid-way
     ("…10日の年次有給休暇を付" / "与する。"). A line is taken as wrapped when it reaches ``fill``
     of the widest line on the page and does not end a sentence; it is joined to the next line
     with nothing between CJK characters and a space otherwise. Short lines (headings, table
@@ -88,59 +130,190 @@ def _check_envelope(path: Path) -> None:
         )
 
 
-def load_pdf(path: Path) -> Iterator[Block]:
-    """Blocks of a PDF: per page, one ``text`` block per blank-line-separated paragraph."""
-    from pypdf import PasswordType, PdfReader
-    from pypdf.errors import DependencyError, PdfReadError
 
+
+def table_mode(tables: str | None = None) -> TableMode:
+    """``tables`` or else ``$RAGQA_PDF_TABLES`` or else DEFAULT_TABLE_MODE; anything else is an error."""
+    value = (tables or os.environ.get(TABLES_ENV) or DEFAULT_TABLE_MODE).strip().lower()
+    for mode in ("ruled", "all", "off"):
+        if value == mode:
+            return mode
+    raise ValueError(f"Unknown PDF table mode {value!r} (from the argument or ${TABLES_ENV}). Supported: "
+                     "'ruled' (pages with vertical rules or cell borders), 'all' (also shaded-band "
+                     "tables, as in SEC filings; ~0.7 s per such page), 'off'.")  # fmt: skip
+
+
+def _open(path: Path) -> Any:
+    import pypdfium2 as pdfium
+
+    try:
+        return pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise LoadError(path, "encrypted PDF: provide the password or remove it") from e
+        if getattr(e, "err_code", None) == pdfium.raw.FPDF_ERR_SECURITY:
+            raise LoadError(path, "encrypted PDF with an unsupported security handler: remove the encryption") from e
+        if _page_count_by_pypdf(path) == 0:
+            raise LoadError(path, "PDF has no pages") from e
+        raise LoadError(path, f"corrupt or truncated PDF: {type(e).__name__}: {e}") from e
+
+
+def _page_count_by_pypdf(path: Path) -> int | None:
+    """A second opinion on a file PDFium refused: pypdf's page count, None if it fails too.
+    PDFium rejects a well-formed PDF with an empty page tree as a "data format error"."""
+    from pypdf import PdfReader
+
+    try:
+        return len(PdfReader(path, strict=False).pages)
+    except Exception:
+        return None
+
+
+def _rule_count(page: Any, mode: TableMode) -> int:
+    """Rule-like paths on the page's top level: for "all" every path object; for "ruled" the
+    lines of stroked paths (a grid drawn as one path counts each of its lines) and thin
+    vertical fills (Word's cell borders), not filled bands or underlines."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+
+    handle = page.raw
+    n = 0
+    left, bottom, right, top = (ctypes.c_float() for _ in range(4))
+    fill, stroke = ctypes.c_int(), ctypes.c_int()
+    for j in range(raw.FPDFPage_CountObjects(handle)):
+        obj = raw.FPDFPage_GetObject(handle, j)
+        if raw.FPDFPageObj_GetType(obj) != raw.FPDF_PAGEOBJ_PATH:
+            continue
+        if mode == "all":
+            n += 1
+        elif raw.FPDFPath_GetDrawMode(obj, fill, stroke) and stroke.value:
+            n += max(1, raw.FPDFPath_CountSegments(obj) // 2)  # (move, line) per rule
+        elif raw.FPDFPageObj_GetBounds(obj, left, bottom, right, top):
+            width, height = right.value - left.value, top.value - bottom.value
+            n += width <= RULE_WIDTH and height > 3 * max(width, 0.5)
+    return n
+
+
+def _page_lines(page: Any, box: tuple[float, float, float, float] | None = None) -> list[str]:
+    """The page's text (or that inside ``box`` = (left, bottom, right, top), PDF points) as lines."""
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_bounded(*box) if box else textpage.get_text_bounded()
+    finally:
+        textpage.close()
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _text_blocks(lines: list[str], boilerplate: frozenset[str], page: int) -> Iterator[Block]:
+    kept = strip_boilerplate(lines, boilerplate)
+    for paragraph in _PARAGRAPH_BREAK.split("\n".join(kept)):
+        block = make_block(unwrap_lines(paragraph), "text", page=page)
+        if block is not None:
+            yield block
+
+
+def _table_blocks(table: PdfTable, page: int, table_id: str) -> Iterator[Block]:
+    if table.header_rows:  # a banded table: the header rows are known
+        header = _merge_header(table.rows[: table.header_rows]) if table.header_rows > 1 else table.rows[0]
+        yield from table_blocks(header, table.rows[table.header_rows :], table_id=table_id, page=page)
+    else:  # a ruled table: title rows, then the first wide row as header (as in a spreadsheet)
+        yield from rows_to_blocks(table.rows, table_id=table_id, page=page, merge_header_rows=True)
+
+
+def _regions(
+    tables: list[PdfTable], width: float, height: float
+) -> Iterator[tuple[float, float, float, float] | PdfTable]:
+    """Text boxes (PDF points: left, bottom, right, top) around ``tables``, and the tables, in
+    reading order: the band above each table, the strips beside it, the table; then the rest."""
+    cursor = 0.0  # pdfplumber's frame: distance from the top of the page
+    for i, t in enumerate(tables):
+        x0, top, x1, bottom = t.bbox
+        if top > cursor:
+            yield (0.0, height - top, width, height - cursor)
+        beside = not any(o.bbox[1] < bottom and o.bbox[3] > top for k, o in enumerate(tables) if k != i)
+        if beside and x0 > 1:
+            yield (0.0, height - bottom, x0, height - top)
+        if beside and x1 < width - 1:
+            yield (x1, height - bottom, width, height - top)
+        yield t
+        cursor = max(cursor, bottom)
+    if cursor < height:
+        yield (0.0, 0.0, width, height - cursor)
+
+
+def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
+    """Blocks of a PDF: per page, ``text`` blocks (boilerplate left out) and table blocks."""
+    mode = table_mode(tables)
     _check_envelope(path)
-    with path.open("rb") as f:
-        try:
-            reader = PdfReader(f, strict=False)
-            if reader.is_encrypted:
-                try:
-                    opened = reader.decrypt("")
-                except DependencyError as e:
-                    raise LoadError(
-                        path,
-                        "encrypted PDF (AES): reading it needs `pip install cryptography`, "
-                        "or remove the encryption",
-                    ) from e
-                if opened == PasswordType.NOT_DECRYPTED:
-                    raise LoadError(path, "encrypted PDF: provide the password or remove it")
-            n_pages = len(reader.pages)
-        except LoadError:
-            raise
-        except (
-            PdfReadError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            IndexError,
-            RecursionError,
-        ) as e:
-            raise LoadError(path, f"corrupt or truncated PDF: {type(e).__name__}: {e}") from e
+    document = _open(path)
+    plumber: Any = None
+    try:
+        n_pages = len(document)
         if n_pages == 0:
             raise LoadError(path, "PDF has no pages")
-        found_text = False
+        pages: list[list[str]] = []
+        candidates: set[int] = set()
         failed: list[int] = []
         for number in range(1, n_pages + 1):
             try:
-                text = reader.pages[number - 1].extract_text()
+                page = document[number - 1]
+                try:
+                    pages.append(_page_lines(page))
+                    if mode != "off" and _rule_count(page, mode) >= TABLE_MIN_PATHS:
+                        candidates.add(number)
+                finally:
+                    page.close()
             except Exception as e:  # one malformed page must not lose the rest of the document
                 log.warning("%s: page %d: text extraction failed: %s: %s", path, number, type(e).__name__, e)
                 failed.append(number)
-                continue
-            for paragraph in _PARAGRAPH_BREAK.split(text or ""):
-                block = make_block(unwrap_lines(paragraph), "text", page=number)
-                if block is not None:
+                pages.append([])
+        boilerplate = find_boilerplate(pages)
+        found_text = False
+        for number, lines in enumerate(pages, start=1):
+            found: list[PdfTable] = []
+            if number in candidates:
+                if plumber is None:
+                    import pdfplumber
+
+                    plumber = pdfplumber.open(path)
+                try:
+                    found = find_tables(plumber.pages[number - 1])
+                except Exception as e:  # a table finder failure costs the tables, not the text
+                    log.warning("%s: page %d: table extraction failed: %s: %s", path, number, type(e).__name__, e)
+            if not found:
+                for block in _text_blocks(lines, boilerplate, number):
                     found_text = True
                     yield block
+                continue
+            page = document[number - 1]
+            try:
+                left, bottom, right, top = page.get_mediabox()
+                n_tables = 0
+                for region in _regions(found, right - left, top - bottom):
+                    if isinstance(region, PdfTable):
+                        n_tables += 1
+                        blocks = _table_blocks(region, number, f"p{number}-t{n_tables}")
+                    else:
+                        x0, y0, x1, y1 = region
+                        # inset: PDFium returns every character that touches the box
+                        box = (left + x0 + 1, bottom + y0 + 1, left + x1 - 1, bottom + y1 - 1)
+                        blocks = _text_blocks(_page_lines(page, box), boilerplate, number)
+                    for block in blocks:
+                        found_text = True
+                        yield block
+            finally:
+                page.close()
         if not found_text:
             if failed:
                 raise LoadError(
                     path,
                     f"corrupt PDF: text extraction failed on pages {failed[:10]} and found no text elsewhere",
                 )
+            if boilerplate and any(any(line.strip() for line in lines) for lines in pages):
+                raise LoadError(path, "no text but running headers and footers (every line repeats on most pages)")
             raise LoadError(path, "no extractable text (scanned PDF? OCR is not supported)")
+    finally:
+        if plumber is not None:
+            plumber.close()
+        document.close()

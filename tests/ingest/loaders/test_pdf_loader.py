@@ -22,20 +22,14 @@ def test_multi_page_pdf_pages_are_one_based(make_pdf: MakePdf) -> None:
     assert all(b.heading_path == () for b in blocks)
 
 
-def test_pages_are_read_lazily(make_pdf: MakePdf, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pypdf import PageObject
+def test_table_free_pages_never_reach_the_table_finder(make_pdf: MakePdf, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ingest.loaders.pdf as pdf_loader
 
-    path = make_pdf("lazy.pdf", [f"page {i}" for i in range(1, 6)])
-    calls: list[int] = []
-    original = PageObject.extract_text
-
-    def spy(self: PageObject, *args: object, **kwargs: object) -> str:
-        calls.append(1)
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(PageObject, "extract_text", spy)
-    first = next(iter(load_blocks(path)))
-    assert first.page == 1 and len(calls) == 1
+    calls: list[object] = []
+    monkeypatch.setattr(pdf_loader, "find_tables", lambda page: calls.append(page) or [])
+    path = make_pdf("plain.pdf", [f"Section {i}: prose about topic {'abcde'[i]}" for i in range(5)])
+    assert [b.page for b in load_blocks(path)] == [1, 2, 3, 4, 5]
+    assert calls == []
 
 
 def test_scanned_pages_are_skipped_but_text_pages_kept(make_pdf: MakePdf) -> None:
@@ -144,3 +138,12 @@ def test_unwrap_lines_rejoins_margin_wrapped_lines_in_japanese_and_english() -> 
         "This agreement covers the web application and the public REST API for all customers on paid plans. "
         "Support is international.",
     ]
+
+
+def test_a_page_of_only_boilerplate_yields_nothing(make_pdf: MakePdf) -> None:
+    pages = [f"ACME Corp | Annual Report | {n}\nSection {n} text about widgets {'abcd'[n]}" for n in range(4)]
+    pages.insert(2, "ACME Corp | Annual Report | 9")
+    path = make_pdf("report.pdf", pages)
+    blocks = list(load_blocks(path))
+    assert [b.page for b in blocks] == [1, 2, 4, 5]
+    assert not any("ACME" in b.text for b in blocks)
