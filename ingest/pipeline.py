@@ -110,6 +110,19 @@ class IngestReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    """One step of a run, as an ``Ingestor`` progress callback receives it."""
+
+    stage: str  # "plan" (files looked at), "index" (documents indexed or failed), "prune", "bm25"
+    done: int  # plan: files to index; index: documents handled so far; prune: documents deleted
+    total: int  # plan: files seen; index: documents to index; prune: as done; bm25: 1
+    path: str | None = None  # index: the file just handled
+
+
+ProgressCallback = Callable[[IngestProgress], None]
+
+
 # --------------------------------------------------------------------------------------------
 # pure helpers
 # --------------------------------------------------------------------------------------------
@@ -345,9 +358,13 @@ class Ingestor:
     """Wires settings to the pipeline pieces. ``run()`` does the work: open the index, reconcile
     it with Chroma, plan (which files changed), index them, prune deleted ones, refresh BM25."""
 
-    def __init__(self, settings: IndexSettings, *, progress: bool = False) -> None:
+    def __init__(self, settings: IndexSettings, *, progress: bool | ProgressCallback = False) -> None:
         self.settings = settings
-        self.progress = progress
+        self.progress = progress  # True: a terminal bar over the files indexed; a callback: every step
+
+    def _step(self, stage: str, done: int, total: int, path: str | None = None) -> None:
+        if callable(self.progress):
+            self.progress(IngestProgress(stage, done, total, path))
 
     def run(self, paths: Sequence[Path | str], *, prune: bool = True, reindex: bool = False) -> IngestReport:
         from .keyword import KeywordIndex
@@ -359,11 +376,14 @@ class Ingestor:
             report = IngestReport(index_dir=str(self.settings.index_dir), embedder=ix.embedder.model_id)
             report.orphans_removed = reconcile(ix.catalog, ix.store)
             jobs, seen = self._plan(roots, ix.catalog, report, ix.plan_fingerprint)
+            self._step("plan", len(jobs), report.files_seen)
             self._index(jobs, ix.chunk_fn(), ix.analyzer.tokenize_many, ix.embedder, ix.catalog, ix.store, report)
             if prune:
                 self._prune(roots, seen, ix.catalog, ix.store, report)
+                self._step("prune", report.files_deleted, report.files_deleted)
             _checkpoint("before_keyword")
             KeywordIndex(self.settings.index_dir).ensure_fresh(ix.catalog)
+            self._step("bm25", 1, 1)
             ix.catalog.close()
         report.seconds = time.perf_counter() - t0
         return report
@@ -456,10 +476,10 @@ class Ingestor:
         stop = threading.Event()
         producer = threading.Thread(target=_produce, args=(jobs, q, chunk_fn, tokenize_many, stop), daemon=True)
         producer.start()
-        bar = _progress(len(jobs), self.progress)
+        ticker = _DocumentTicker(len(jobs), _progress(len(jobs), self.progress is True), self._step)
         writer = _BatchWriter(catalog, store, embedder, report, self.settings.embed_batch)
         try:
-            _consume(q, writer, bar)
+            _consume(q, writer, ticker)
             writer.flush()
             writer.commit()
         except BaseException:
@@ -468,7 +488,7 @@ class Ingestor:
             raise
         finally:
             stop.set()
-            bar.close()
+            ticker.close()
 
     # -- pruning ---------------------------------------------------------------------------------
     def _prune(self, roots: Sequence[Path], seen: set[str], catalog: Catalog, store: Any,
@@ -493,7 +513,7 @@ class Ingestor:
         report.chunks_deleted += len(ids)
 
 
-def _consume(q: queue.Queue[Any], writer: _BatchWriter, bar: Any) -> None:
+def _consume(q: queue.Queue[Any], writer: _BatchWriter, ticker: _DocumentTicker) -> None:
     """Feed the producer's items to ``writer`` until the producer is done."""
     while (item := q.get()) is not _DONE:
         if isinstance(item, _DocStart):
@@ -502,11 +522,27 @@ def _consume(q: queue.Queue[Any], writer: _BatchWriter, bar: Any) -> None:
             writer.add(item)
         elif isinstance(item, _DocEnd):
             writer.end_document(item)
-            bar.update(1)
+            ticker.tick(item.job)
         elif isinstance(item, _DocFailed):
             writer.fail_document(item)
-            bar.update(1)
+            ticker.tick(item.job)
         writer.commit_if_due()
+
+
+class _DocumentTicker:
+    """Counts documents handled (ended or failed) onto the bar and the progress callback."""
+
+    def __init__(self, total: int, bar: Any, step: Callable[[str, int, int, str | None], None]) -> None:
+        self.total, self.bar, self.step = total, bar, step
+        self.done = 0
+
+    def tick(self, job: _DocJob) -> None:
+        self.done += 1
+        self.bar.update(1)
+        self.step("index", self.done, self.total, str(job.path))
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def runs_by_job(batch: Sequence[_ChunkItem]) -> Iterator[tuple[_DocJob, list[_ChunkItem]]]:

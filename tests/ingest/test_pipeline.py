@@ -19,7 +19,7 @@ import pytest
 
 from ingest.catalog import Catalog, IndexMismatchError
 from ingest.keyword import KeywordIndex
-from ingest.pipeline import Ingestor, UsageError
+from ingest.pipeline import Ingestor, IngestProgress, UsageError
 from ingest.settings import IndexSettings
 from ingest.store import ChromaStore
 
@@ -176,12 +176,15 @@ def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
 
 
 # -- real kills ---------------------------------------------------------------------------------
+# READY once the imports are done (chromadb is the slow one), DONE after the run.
 _RUNNER = """
 import sys
 from pathlib import Path
+import chromadb
 from ingest.pipeline import Ingestor
 from ingest.settings import IndexSettings
 s = IndexSettings(index_dir=Path(sys.argv[1]), embedder="hashing", chunk_tokens=64, chunk_overlap=8, embed_batch=8)
+print("READY", flush=True)
 r = Ingestor(s).run([Path(sys.argv[2])])
 print("DONE", r.files_indexed, flush=True)
 """
@@ -246,22 +249,41 @@ def test_sigkill_during_incremental_update_then_rerun_matches_clean_run(tmp_path
     assert snap == reference(tmp_path, corpus)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("delay", [0.8, 1.6, 2.4, 3.2, 4.0])
-def test_sigkill_at_random_moments_then_rerun_matches_clean_run(tmp_path: Path, delay: float) -> None:
-    """Kills by the clock, not at checkpoints: whatever the process was doing."""
-    corpus, index = tmp_path / "c", tmp_path / "idx"
-    write_corpus(corpus, n=40)
+def start_runner(index: Path, corpus: Path) -> subprocess.Popen[str]:
+    """An ingest subprocess, returned once it printed READY (its imports are done)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     p = subprocess.Popen([sys.executable, "-c", _RUNNER, str(index), str(corpus)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "READY"
+    return p
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fraction", [0.05, 0.2, 0.35, 0.5, 0.65])
+def test_sigkill_at_random_moments_then_rerun_matches_clean_run(tmp_path: Path, fraction: float) -> None:
+    """Kills by the clock, not at checkpoints: whatever the process was doing, ``fraction`` of
+    the way through an identical clean run (timed first, from READY to exit)."""
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=40)
+    clean = start_runner(tmp_path / "ref", corpus)
+    t = time.perf_counter()
+    out, _ = clean.communicate(timeout=300)
+    work_s = time.perf_counter() - t
+    assert clean.returncode == 0 and "DONE" in out, out
+
+    p = start_runner(index, corpus)
+    time.sleep(fraction * work_s)
+    alive = p.poll() is None
     os.kill(p.pid, signal.SIGKILL)
-    p.wait(timeout=30)
+    out, _ = p.communicate(timeout=30)
+    assert alive and p.returncode == -signal.SIGKILL and "DONE" not in out, (
+        f"the ingest finished before the kill at {fraction:.0%} of a {work_s:.1f} s run: nothing was tested")
+
     Ingestor(settings(index)).run([corpus])
     snap = snapshot(index)
     assert_consistent(snap)
-    assert snap == reference(tmp_path, corpus)
+    assert snap == snapshot(tmp_path / "ref")
 
 
 def test_cli_ingest_json_contract(tmp_path: Path) -> None:
@@ -298,3 +320,22 @@ def test_ragqaignore_skips_listed_files(tmp_path: Path) -> None:
     (corpus / ".ragqaignore").write_text("# eval data\nqa.jsonl\ndrafts/\n", encoding="utf-8")
     r = Ingestor(settings(index)).run([corpus])
     assert (r.files_seen, r.files_indexed, r.files_failed) == (2, 2, [])
+
+
+def test_progress_callback_gets_every_stage(tmp_path: Path) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    (corpus / "empty.txt").write_bytes(b"")
+    steps: list[IngestProgress] = []
+    Ingestor(settings(index), progress=steps.append).run([corpus])
+    assert steps[0] == IngestProgress("plan", 5, 5)
+    index_steps = [s for s in steps if s.stage == "index"]
+    assert [s.done for s in index_steps] == [1, 2, 3, 4, 5] and {s.total for s in index_steps} == {5}
+    assert {Path(s.path).name for s in index_steps if s.path} == {"doc00.md", "doc01.md", "doc00.txt", "doc01.txt",
+                                                                  "empty.txt"}
+    assert [s.stage for s in steps[-2:]] == ["prune", "bm25"]
+    (corpus / "empty.txt").unlink()
+    (corpus / "en" / "doc00.md").unlink()
+    steps.clear()
+    Ingestor(settings(index), progress=steps.append).run([corpus])
+    assert [(s.stage, s.done, s.total) for s in steps] == [("plan", 0, 3), ("prune", 1, 1), ("bm25", 1, 1)]

