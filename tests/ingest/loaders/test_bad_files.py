@@ -106,7 +106,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     import os
 
     if os.geteuid() == 0:
-        pytest.skip("running as root: file permissions are not enforced")
+        pytest.skip("running as root: file permissions are not enforced (run the tests as a non-root user)")
     path = tmp_path / "locked.txt"
     path.write_text("secret")
     path.chmod(0)

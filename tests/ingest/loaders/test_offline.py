@@ -71,7 +71,7 @@ def test_docs_corpus_loads_offline() -> None:
     files = _files(DOCS_CORPUS) if DOCS_CORPUS.is_dir() else []
     documents = [p for p in files if _supported(p)]
     if not documents:
-        pytest.skip(f"{DOCS_CORPUS} has no documents yet")
+        pytest.skip(f"{DOCS_CORPUS} has no documents: rebuild them with python scripts/build_docs_corpus.py")
     for path in documents:
         blocks = list(load_blocks(path))
         assert blocks, path

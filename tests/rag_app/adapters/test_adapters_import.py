@@ -30,8 +30,8 @@ def test_importing_rag_app_and_the_adapters_package_loads_no_framework() -> None
 
 
 def test_adapters_load_their_framework_on_first_use() -> None:
-    pytest.importorskip("langchain_core")
-    pytest.importorskip("llama_index.core")
+    pytest.importorskip("langchain_core", reason="langchain-core is not installed: pip install 'ragqa[langchain]'")
+    pytest.importorskip("llama_index.core", reason="llama-index-core is not installed: pip install 'ragqa[llama-index]'")
     assert loaded_after("from rag_app.adapters import RagqaLangChainRetriever") == ["langchain_core"]
     assert "llama_index" in loaded_after("from rag_app.adapters import RagqaLlamaIndexRetriever")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("anthropic", reason="pip install 'ragqa[anthropic]'")
+pytest.importorskip("anthropic", reason="the anthropic SDK is not installed: pip install 'ragqa[anthropic]'")
 
 from gen_recordings import Replay, load
 

@@ -266,7 +266,8 @@ DATASETS = Path(__file__).resolve().parents[4] / "shared" / "datasets"
 
 @pytest.mark.skipif(
     not (DATASETS / "squad").is_dir() or not (DATASETS / "jsquad").is_dir(),
-    reason=f"public datasets not found at {DATASETS} (../shared/datasets next to the repo)",
+    reason=f"squad/ and jsquad/ are absent from {DATASETS}: put the shared datasets folder at "
+           "../shared/datasets next to the repo (see its README.md)",
 )
 @pytest.mark.parametrize(("name", "lang"), [("squad/dev-v1.1.json", "en"), ("jsquad/valid-v1.3.json", "ja")])
 def test_real_qa_gold_paragraph_among_distractors(name: str, lang: str) -> None:

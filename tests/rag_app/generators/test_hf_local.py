@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch", reason="pip install 'ragqa[torch]'")
-pytest.importorskip("transformers", reason="pip install 'ragqa[torch]'")
-pytest.importorskip("gguf", reason="pip install gguf")
+pytest.importorskip("torch", reason="torch is not installed: pip install 'ragqa[torch]'")
+pytest.importorskip("transformers", reason="transformers is not installed: pip install 'ragqa[torch]'")
+pytest.importorskip("gguf", reason="gguf is not installed: pip install 'ragqa[finetune]'")
 
 from rag_app.generators.adapters import write_manifest
 from rag_app.generators.errors import AdapterMismatchError
@@ -35,7 +35,7 @@ def base(gguf: Path) -> TransformersGenerator:
 
 def _save_adapter(base: TransformersGenerator, out: Path, base_id: str, sha: str | None) -> Path:
     """A random-init LoRA (B != 0, so it changes outputs) with the base's shapes, saved with peft."""
-    peft = pytest.importorskip("peft", reason="pip install peft")
+    peft = pytest.importorskip("peft", reason="peft is not installed: pip install 'ragqa[finetune]'")
     import torch
     from transformers import AutoModelForCausalLM
 

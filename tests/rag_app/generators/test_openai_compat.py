@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-pytest.importorskip("openai", reason="pip install 'ragqa[openai]'")
+pytest.importorskip("openai", reason="the openai SDK is not installed: pip install 'ragqa[openai]'")
 
 from gen_recordings import Replay, load
 

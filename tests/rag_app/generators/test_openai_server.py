@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("openai", reason="pip install 'ragqa[openai]'")
+pytest.importorskip("openai", reason="the openai SDK is not installed: pip install 'ragqa[openai]'")
 
 from gen_recordings import load
 

@@ -73,7 +73,7 @@ def test_local_model_not_installed_says_how_to_install(monkeypatch: pytest.Monke
 
 
 @pytest.mark.skipif(importlib.util.find_spec("rag_app.generators.extractive") is None,
-                    reason="rag_app/generators/extractive.py is written by another helper")
+                    reason="rag_app/generators/extractive.py is missing from this checkout (it ships with ragqa)")
 def test_extractive_is_imported_lazily() -> None:
     gen = make_generator("extractive")
     assert type(gen).__name__ == "ExtractiveGenerator"
