@@ -21,6 +21,9 @@ def make_reranker(spec: str | None) -> Reranker | None:
 
 def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50,
                    weights: tuple[float, float] = (1.0, 1.0), reranker: Reranker | None = None) -> Retriever:
+    """The retriever of ``mode`` (``MODES``) over ``reader``. ``weights``: (dense, BM25) in the
+    hybrid fusion, the dense one for each language's list; ``depth``: candidates per list; a
+    ``reranker`` reorders the fused (or single) list."""
     from .dense import DenseRetriever
     from .hybrid import HybridRetriever
     from .keyword import BM25Retriever

@@ -56,11 +56,13 @@ class HybridRetriever:
         merged = _Merged.of(lists)
         n_keep = depth if self.reranker is not None else top_k
         out: list[Hit] = []
-        for cid, score in fused[:n_keep]:
+        for cid, score in fused:  # the final guard: a list that leaked a chunk loses it here
             c = merged.chunk(cid)
             if rule.allows(c):
                 out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1,
                                details=merged.details[cid], **merged.signals[cid]))
+                if len(out) >= n_keep:
+                    break
         if self.reranker is not None:
             out = self.reranker.rerank(query, out, top_k=top_k)
             out = [replace(h, rank=i + 1) for i, h in enumerate(out) if rule.allows(h.chunk)]

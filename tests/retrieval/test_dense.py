@@ -141,7 +141,8 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Spy]:
 
 def reference(reader: IndexReader, query: str, k: int, filters: Filters | None, groups: Sequence[str] | None,
               lang: str | None = None) -> list[tuple[str, float]]:
-    """The former behaviour: the filtered Chroma query (not recorded by ``spy``), then the final guard."""
+    """Chroma's filtered query (not recorded by ``spy``), then the final guard: the route the
+    unfiltered over-fetch must match."""
     ug = normalise_groups(groups)
     if lang is not None:
         filters = replace(filters or Filters(), langs=(lang,))
@@ -322,7 +323,7 @@ def test_filters_match_the_filtered_query(mixed: IndexReader, spy: Spy, f: Filte
 
 
 def test_chroma_mode_uses_the_filtered_query(mixed: IndexReader, spy: Spy) -> None:
-    """``filtered_search="chroma"`` (and "auto" with a Chroma server) keeps the old fallback."""
+    """``filtered_search="chroma"`` (and "auto" with a Chroma server) falls back to Chroma's filtered query."""
     assert mixed.filtered_search == "auto" and mixed.exact_fallback
     remote = replace(mixed.settings, chroma_url="http://127.0.0.1:8000")
     assert not IndexReader(remote).exact_fallback

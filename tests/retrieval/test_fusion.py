@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.fusion import cross_language_credit, reciprocal_rank_fusion
 
 
 def test_hand_computed_example() -> None:
@@ -124,3 +124,52 @@ def test_imputed_ranks_fill_a_blind_retrievers_gap() -> None:
     assert {d for d, _ in fused} == {"a", "b"} and dict(fused)["b"] == pytest.approx(1 / 61)
     with pytest.raises(ValueError, match="imputed ranks for list 2"):
         reciprocal_rank_fusion([["a"], ["b"]], imputed={2: {"a": 1}})
+
+
+# An English query over an English/Japanese index: dense[en] = [e1], dense[ja] = [j1, j2],
+# bm25 = [e2, e1] (lexical: it cannot match j1, j2).
+LISTS = [["e1"], ["j1", "j2"], ["e2", "e1"]]
+LEXICAL = [False, False, True]
+LANGS = {"e1": "en", "e2": "en", "j1": "ja", "j2": "ja"}
+
+
+def test_cross_language_credit_hand_computed() -> None:
+    # The other-language chunks, at their best non-lexical rank + offset 1, credited in list 2:
+    #   j1: dense[ja] rank 1 -> 2;  j2: dense[ja] rank 2 -> 3.  e1, e2 are English: no credit.
+    credit = cross_language_credit(LISTS, LEXICAL, LANGS, "en")
+    assert credit == {2: {"j1": 2, "j2": 3}}
+    # Fused with k = 60:
+    #   e1 = 1/61 + 1/62 = 0.0163934 + 0.0161290 = 0.0325225 (best rank 1)
+    #   j1 = 1/61 + 1/62 (credited)               = 0.0325225 (best rank 1) -> after e1 by id
+    #   j2 = 1/62 + 1/63 (credited)               = 0.0161290 + 0.0158730 = 0.0320020
+    #   e2 = 1/61                                 = 0.0163934
+    fused = reciprocal_rank_fusion(LISTS, imputed=credit)
+    assert [d for d, _ in fused] == ["e1", "j1", "j2", "e2"]
+    assert dict(fused) == pytest.approx({"e1": 0.0325225, "j1": 0.0325225, "j2": 0.0320020, "e2": 0.0163934},
+                                        abs=1e-7)
+    # without the credit the lexical list's silence sinks both Japanese chunks below e2's tie-break
+    assert [d for d, _ in reciprocal_rank_fusion(LISTS)] == ["e1", "e2", "j1", "j2"]
+
+
+def test_cross_language_credit_keeps_the_best_rank_and_the_offset() -> None:
+    # j1 is 3rd in one dense list and 1st in another: its best rank (1) counts; offset 0 credits it there
+    lists = [["e1", "x", "j1"], ["j1"], ["e1"]]
+    langs = {"e1": "en", "x": "en", "j1": "ja"}
+    assert cross_language_credit(lists, LEXICAL, langs, "en", offset=0) == {2: {"j1": 1}}
+    assert cross_language_credit(lists, LEXICAL, langs, "en", offset=2) == {2: {"j1": 3}}
+    # a Japanese query: now the English chunks are the blind spots
+    assert cross_language_credit(lists, LEXICAL, langs, "ja") == {2: {"e1": 2, "x": 3}}
+    # every list lexical, or none: nothing to credit; nothing in another language: nothing either
+    assert cross_language_credit(lists, [True] * 3, langs, "en") == {}
+    assert cross_language_credit(lists, [False] * 3, langs, "en") == {}
+    assert cross_language_credit([["e1"], ["e1"]], [False, True], langs, "en") == {}
+    # every lexical list gets its own copy
+    two = cross_language_credit([["j1"], ["e1"], ["e1"]], [False, True, True], langs, "en")
+    assert two == {1: {"j1": 2}, 2: {"j1": 2}} and two[1] is not two[2]
+
+
+def test_cross_language_credit_validation() -> None:
+    with pytest.raises(ValueError, match=r"^got 2 lexical flags for 3 rankings; give one per ranking$"):
+        cross_language_credit(LISTS, [False, True], LANGS, "en")
+    with pytest.raises(ValueError, match=r"^offset must be >= 0 \(1 credits a chunk one rank below its dense rank\), got -1$"):
+        cross_language_credit(LISTS, LEXICAL, LANGS, "en", offset=-1)
