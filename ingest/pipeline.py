@@ -179,6 +179,31 @@ def source_of(path: Path, root: Path) -> str:
     return path.name if root.is_file() else path.relative_to(root).as_posix()
 
 
+def base_of(root: Path) -> Path:
+    """The folder document ids and access sidecars are relative to (a file's own folder)."""
+    return root.parent if root.is_file() else root
+
+
+def document_job(path: Path, root: Path, config_fp: str) -> _DocJob:
+    """What indexing ``path`` (found under ``root``) needs: its metadata and fingerprint (content
+    hash, access sidecars and ``config_fp``). Raises LoadError (unsupported type), OSError and
+    ValueError (a bad sidecar)."""
+    from .access import read_access_meta, sidecar_fingerprint
+    from .loaders import file_type_of
+
+    base = base_of(root)
+    ftype = file_type_of(path)
+    access = read_access_meta(path, base)
+    content_hash = file_sha256(path)
+    fingerprint = hashlib.sha256(f"{content_hash}|{sidecar_fingerprint(path, base)}|{config_fp}".encode()).hexdigest()
+    meta = DocumentMeta(
+        doc_id=make_doc_id(base, source_of(path, root)), source=source_of(path, root), file_type=ftype,
+        content_hash=content_hash, size_bytes=path.stat().st_size, groups=tuple(access.groups), title=access.title,
+        lang=access.lang, date=access.date,
+    )
+    return _DocJob(path, base, meta, fingerprint)
+
+
 # --------------------------------------------------------------------------------------------
 # the producer: load + chunk + tokenise, one document after another, in a background thread
 # --------------------------------------------------------------------------------------------
@@ -428,27 +453,21 @@ class Ingestor:
     # -- planning: which files changed ---------------------------------------------------------
     def _plan(self, roots: Sequence[Path], catalog: Catalog, report: IngestReport,
               config_fp: str) -> tuple[list[_DocJob], set[str]]:
-        from .access import is_sidecar, read_access_meta, sidecar_fingerprint
-        from .loaders import LoadError, file_type_of
+        """(jobs for the new and changed files, doc ids of every file seen); files that cannot
+        be read go to ``report.files_failed``."""
+        from .access import is_sidecar
+        from .loaders import LoadError
 
         known = catalog.documents()
         jobs: list[_DocJob] = []
         seen: set[str] = set()
         for root in roots:
-            base = root.parent if root.is_file() else root
             for path in discover(root, is_sidecar):
                 report.files_seen += 1
-                source = source_of(path, root)
-                doc_id = make_doc_id(base, source)
+                doc_id = make_doc_id(base_of(root), source_of(path, root))
                 seen.add(doc_id)
                 try:
-                    ftype = file_type_of(path)
-                    access = read_access_meta(path, base)
-                    content_hash = file_sha256(path)
-                    fingerprint = hashlib.sha256(
-                        f"{content_hash}|{sidecar_fingerprint(path, base)}|{config_fp}".encode()
-                    ).hexdigest()
-                    size = path.stat().st_size
+                    job = document_job(path, root, config_fp)
                 except LoadError as e:
                     report.files_failed.append({"path": str(path), "error": str(e.reason)})
                     continue
@@ -456,14 +475,10 @@ class Ingestor:
                     report.files_failed.append({"path": str(path), "error": _describe(e)})
                     continue
                 rec = known.get(doc_id)
-                if rec is not None and rec.fingerprint == fingerprint:
+                if rec is not None and rec.fingerprint == job.fingerprint:
                     report.files_unchanged += 1
                     continue
-                meta = DocumentMeta(
-                    doc_id=doc_id, source=source, file_type=ftype, content_hash=content_hash, size_bytes=size,
-                    groups=tuple(access.groups), title=access.title, lang=access.lang, date=access.date,
-                )
-                jobs.append(_DocJob(path, base, meta, fingerprint))
+                jobs.append(job)
         return jobs, seen
 
     # -- indexing: the producer thread loads + chunks, this thread embeds and writes -------------
