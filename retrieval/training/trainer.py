@@ -248,7 +248,7 @@ class TrainRetrieverConfig:
     batch_size: int = 32  # pairs per optimizer step, ≥ 2 (the other pairs are each row's negatives)
     lr: float = 2e-5  # AdamW peak learning rate, > 0
     max_pairs: int | None = 2000  # cap on training pairs (gold pairs first, then languages mixed)
-    qa_file: Path | None = None  # gold questions (qa.jsonl format); held-out documents' only evaluate
+    qa_file: Path | None = None  # gold questions (qa.jsonl format); those about held-out documents only evaluate
     train_on_gold: bool = True  # False: gold questions only evaluate, training stays label-free
     seed: int = 0  # pair sampling, document split, batch order, torch initialisation
     holdout: float = 0.2  # share of documents held out for the before/after evaluation, in [0, 1)
