@@ -412,6 +412,10 @@ def train_retriever(
 
 models_app = typer.Typer(help="Local generator models: list, install, verify.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+from .ui.cli import ui, users_app  # noqa: E402  (the web page's commands import lazily)
+
+app.add_typer(users_app, name="users")
+app.command("ui")(ui)
 
 
 @models_app.command("list")

@@ -18,7 +18,7 @@ def test_restricted_documents_are_invisible_without_the_group(ui_index: tuple[Pa
     public = {d.source for d in lib.visible([])}
     hr = {d.source for d in lib.visible(["hr"])}
     assert "hr/bonus_plan.md" in everyone and "hr/bonus_plan.md" in hr
-    assert "hr/bonus_plan.md" not in public and public == everyone - {"hr/bonus_plan.md"}
+    assert "hr/bonus_plan.md" not in public and public == everyone - {"hr/bonus_plan.md", "finance/budget.md"}
     bonus = next(d for d in lib.all() if d.source == "hr/bonus_plan.md")
     assert lib.get(bonus.doc_id, []) is None and lib.file_for(bonus.doc_id, []) is None
     assert lib.file_for(bonus.doc_id, ["hr"]) == docs / "hr" / "bonus_plan.md"
@@ -29,7 +29,8 @@ def test_filter_choices_come_from_visible_documents_only(ui_index: tuple[Path, P
     _, index = ui_index
     lib = DocumentLibrary(index)
     choices = filter_choices(lib.visible([]))
-    assert choices.folders == ("hr", "it") and choices.file_types == ("md", "pdf")
+    assert choices.folders == ("hr", "it") and choices.file_types == ("md", "pdf")  # no "finance": all of it is restricted
+    assert "finance" in filter_choices(lib.visible(["finance"])).folders
 
 
 def test_upload_checks_look_at_name_and_size_only() -> None:

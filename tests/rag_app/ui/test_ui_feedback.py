@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from rag_app import Answer, Citation, Hit, Message
-from rag_app.ui.feedback import FEEDBACK_SCHEMA_VERSION, FeedbackRecord, FeedbackStore, read_feedback, summarise
+from rag_app.ui.feedback import (
+    FEEDBACK_SCHEMA_VERSION,
+    FeedbackRecord,
+    FeedbackStore,
+    read_feedback,
+    summarise,
+)
 from retrieval.types import Chunk
 
 

@@ -33,8 +33,8 @@ def test_the_cited_page_is_rendered_with_the_passage_boxed(tmp_path: Path) -> No
     img = Image.open(io.BytesIO(shown.png))
     left, top, right, bottom = shown.boxes[0]
     assert 0 <= left < right <= img.width and 0 <= top < bottom <= img.height
-    r, g, b = img.convert("RGB").getpixel((int(left) + 1, int((top + bottom) / 2)))[:3]
+    r, _g, b = img.convert("RGB").getpixel((int(left) + 1, int((top + bottom) / 2)))[:3]
     assert r > 200 and b < 200  # yellow highlight over white paper
     assert not render_cited_page(pdf, 1, ["not on any page at all here"]).found
-    with pytest.raises(ValueError, match="page 5 is not in b.pdf"):
+    with pytest.raises(ValueError, match=r"page 5 is not in b\.pdf"):
         render_page(pdf, 5, [])

@@ -65,7 +65,7 @@ def test_add_checks_name_password_groups_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"group '\*'"):
         users.add("a", "long enough pw", ["*"])
     users.add("a", "long enough pw", [])
-    with pytest.raises(ValueError, match="already exists.*--replace"):
+    with pytest.raises(ValueError, match=r"already exists.*--replace"):
         users.add("a", "long enough pw", [])
     users.add("a", "a new password", ["hr"], replace=True)
     assert users.authenticate("a", "a new password") is not None

@@ -40,6 +40,10 @@ def build_corpus(root: Path) -> Path:
         "annual salary, paid in March.\n", encoding="utf-8")
     (docs / "hr" / "bonus_plan.md.meta.json").write_text(json.dumps({"groups": ["hr"], "title": "Bonus plan"}),
                                                          encoding="utf-8")
+    (docs / "finance").mkdir()
+    (docs / "finance" / "budget.md").write_text(
+        "# Budget\n\nThe Marmoset project budget for FY2026 is 40 million yen.\n", encoding="utf-8")
+    (docs / "finance" / "budget.md.meta.json").write_text(json.dumps({"groups": ["finance"]}), encoding="utf-8")
     write_pdf(docs / "it" / "backup.pdf", [
         ["Backup policy", "Nightly backups run for every production database."],
         ["Backup window", PDF_SENTENCE, "Restores are tested every quarter by the operations team."],
