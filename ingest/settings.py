@@ -28,6 +28,10 @@ class IndexSettings:
     collection: str = "ragqa"  # Chroma collection name (3-512 chars of [a-zA-Z0-9._-])
     embed_batch: int = 32  # texts per embedder call: big enough to keep both cores busy
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.index_dir, Path):  # IndexSettings(index_dir=".ragqa") from user code
+            object.__setattr__(self, "index_dir", Path(self.index_dir))
+
     def with_overrides(self, **kw: Any) -> IndexSettings:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 

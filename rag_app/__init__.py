@@ -9,7 +9,7 @@ Importing this package loads no model, SDK, Chroma or torch; they load on first 
 """
 
 from ingest.catalog import IndexMismatchError
-from ingest.pipeline import IngestBusyError, IngestReport, UsageError
+from ingest.pipeline import IngestBusyError, IngestProgress, IngestReport, UsageError
 from ingest.types import Chunk
 from retrieval.permissions import parse_filters
 from retrieval.types import ALL_GROUPS, PUBLIC_GROUP, Filters, Hit, Retriever
@@ -51,6 +51,7 @@ __all__ = [
     "IndexMismatchError",
     "IndexStatus",
     "IngestBusyError",
+    "IngestProgress",
     "IngestReport",
     "Message",
     "Prepared",

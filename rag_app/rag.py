@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from .prompting import Prompt
 from .types import Answer, ContextGenerator, GenerationResult, Generator, IndexStatus, Message
 
 if TYPE_CHECKING:
-    from ingest.pipeline import IngestReport
+    from ingest.pipeline import IngestReport, ProgressCallback
     from retrieval.index import IndexReader
 
 
@@ -393,7 +393,7 @@ class RAG:
 
         return index_status(self.config.index)
 
-    def ingest(self, paths: Sequence[Path | str], *, progress: Callable[..., None] | bool = False,
+    def ingest(self, paths: Sequence[Path | str], *, progress: bool | ProgressCallback = False,
                prune: bool = True, reindex: bool = False) -> IngestReport:
         """Index files or folders into this RAG's index (``ragqa ingest``): incremental, crash-safe.
         ``progress``: True for a terminal bar, or a callback given an ``ingest.pipeline.IngestProgress``
