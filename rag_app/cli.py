@@ -412,10 +412,16 @@ def train_retriever(
 
 models_app = typer.Typer(help="Local generator models: list, install, verify.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+from eval.cli import eval_app  # noqa: E402  (a sub-app: its commands import lazily)
+
+app.add_typer(eval_app, name="eval")
 from .ui.cli import ui, users_app  # noqa: E402  (the web page's commands import lazily)
 
 app.add_typer(users_app, name="users")
 app.command("ui")(ui)
+from .finetune.cli import finetune_app  # noqa: E402  (a sub-app: its commands import lazily)
+
+app.add_typer(finetune_app, name="finetune")
 
 
 @models_app.command("list")

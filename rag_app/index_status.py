@@ -30,7 +30,7 @@ def index_status(settings: IndexSettings) -> IndexStatus:
             format_version=info.format_version, generation=info.generation, vector_store=base.vector_store,
             languages=dict(cat.language_counts()),
             last_ingest=(None if newest is None else
-                         _dt.datetime.fromtimestamp(newest, _dt.timezone.utc).isoformat(timespec="seconds")),
+                         _dt.datetime.fromtimestamp(newest, _dt.UTC).isoformat(timespec="seconds")),
         )
     finally:
         cat.close()

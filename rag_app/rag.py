@@ -325,13 +325,15 @@ class RAG:
         """(delta, None) per streamed piece, then ("", result). A ``ContextGenerator`` is given the
         prompt as data; any other generator its messages."""
         a = self.config.answer
-        kw = {"max_tokens": a.max_tokens, "temperature": a.temperature}
-        as_data = isinstance(gen, ContextGenerator)
+        mt, temp = a.max_tokens, a.temperature
         if not stream:
-            yield "", (gen.generate_prompt(prompt, **kw) if as_data  # type: ignore[union-attr]
-                       else gen.generate(prompt.messages, **kw))
+            if isinstance(gen, ContextGenerator):
+                yield "", gen.generate_prompt(prompt, max_tokens=mt, temperature=temp)
+            else:
+                yield "", gen.generate(prompt.messages, max_tokens=mt, temperature=temp)
             return
-        events = gen.stream_prompt(prompt, **kw) if as_data else gen.stream(prompt.messages, **kw)  # type: ignore[union-attr]
+        events = (gen.stream_prompt(prompt, max_tokens=mt, temperature=temp) if isinstance(gen, ContextGenerator)
+                  else gen.stream(prompt.messages, max_tokens=mt, temperature=temp))
         parts: list[str] = []
         result: GenerationResult | None = None
         for ev in events:

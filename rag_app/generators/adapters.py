@@ -19,6 +19,7 @@ from rag_app.generators.errors import AdapterMismatchError
 
 MANIFEST = "ragqa_adapter.json"
 PEFT_CONFIG = "adapter_config.json"
+GGUF_LORA_FILE = "adapter-lora.gguf"  # the same adapter for llama.cpp (rag_app.finetune.gguf_lora)
 FORMAT_VERSION = 1
 
 

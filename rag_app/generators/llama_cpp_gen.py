@@ -27,7 +27,9 @@ def _import_llama_cpp() -> Any:
 
 class LlamaCppGenerator:
     """``Generator`` over ``Llama.create_chat_completion``. ``chat_format=None`` uses the chat
-    template stored in the GGUF. ``n_ctx`` is in tokens (prompt + answer)."""
+    template stored in the GGUF. ``n_ctx`` is in tokens (prompt + answer). ``adapter_dir``: a
+    ragqa adapter directory holding ``adapter-lora.gguf`` (``ragqa finetune export-gguf``),
+    applied by llama.cpp at load; refused unless its manifest names this base file."""
 
     def __init__(
         self,
@@ -38,8 +40,10 @@ class LlamaCppGenerator:
         *,
         seed: int = 0,
         name: str | None = None,
+        adapter_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.model_path = Path(model_path)
+        self.adapter_dir = Path(adapter_dir) if adapter_dir is not None else None
         if n_ctx <= 0:
             raise ValueError(f"n_ctx is {n_ctx}; it must be > 0 tokens")
         self.n_ctx = n_ctx
@@ -62,8 +66,23 @@ class LlamaCppGenerator:
                         f"GGUF model {self.model_path} does not exist: see `ragqa models list`")
                 self._llama = llama_cpp.Llama(
                     model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                    chat_format=self.chat_format, seed=self.seed, verbose=False)
+                    chat_format=self.chat_format, seed=self.seed, verbose=False, **self._lora())
             return self._llama
+
+    def _lora(self) -> dict[str, str]:
+        """``lora_path`` for llama.cpp after the manifest check (empty without an adapter)."""
+        if self.adapter_dir is None:
+            return {}
+        from rag_app.generators.adapters import GGUF_LORA_FILE, check_compatible
+        from rag_app.generators.hf_local import base_identity
+
+        check_compatible(self.adapter_dir, *base_identity(self.model_path))
+        lora = self.adapter_dir / GGUF_LORA_FILE
+        if not lora.is_file():
+            raise FileNotFoundError(
+                f"{lora} is missing: convert the adapter with `ragqa finetune export-gguf {self.adapter_dir} "
+                f"--base {self.model_path}`, or serve it with --generator 'hf:{self.model_path}#adapter={self.adapter_dir}'")
+        return {"lora_path": str(lora)}
 
     def generate(self, messages: Sequence[Message], *, max_tokens: int = 512,
                  temperature: float = 0.0) -> GenerationResult:

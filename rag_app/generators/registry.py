@@ -5,6 +5,7 @@ Specs::
     extractive                              quotes the best context sentences (no model)
     smollm2 | qwen-1.5b                     installed local GGUF models (see ``ragqa models``)
     llama-cpp:/path/model.gguf              any GGUF with llama.cpp
+    smollm2#adapter=/path | llama-cpp:...#adapter=/path   + a tuned GGUF LoRA (ragqa finetune)
     hf:/path/model.gguf[#adapter=/path]     transformers (+ optional LoRA adapter)
     openai:<model>                          api.openai.com, key in OPENAI_API_KEY
     openai-compatible:<model>@<base_url>    any OpenAI-compatible server (llama.cpp, vLLM, Ollama...)
@@ -14,6 +15,7 @@ Specs::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
 import re
@@ -28,6 +30,7 @@ SPEC_FORMS = (
     "smollm2",
     "qwen-1.5b",
     "llama-cpp:/path/model.gguf",
+    "smollm2#adapter=/path/to/adapter",
     "hf:/path/model.gguf[#adapter=/path/to/adapter]",
     "openai:<model>",
     "openai-compatible:<model>@<base_url>",
@@ -53,6 +56,12 @@ def _bad(spec: str, why: str) -> ValueError:
 def parse_spec(spec: str) -> GeneratorSpec:
     """Split a spec string into its parts; ``ValueError`` listing the allowed forms otherwise."""
     s = spec.strip()
+    head, sep, frag = s.partition("#")
+    if sep and (head in LOCAL_MODELS or head in LOCAL_MODELS.values() or head.startswith("llama-cpp:")):
+        key, eq, value = frag.partition("=")
+        if key != "adapter" or not eq or not value:
+            raise _bad(spec, f"unknown option {frag!r} (only #adapter=/path)")
+        return dataclasses.replace(parse_spec(head), adapter=value)
     if s == "extractive":
         return GeneratorSpec("extractive")
     if s in LOCAL_MODELS or s in LOCAL_MODELS.values():
@@ -103,11 +112,11 @@ def make_generator(spec: str, **options: Any) -> Generator:
         from rag_app.generators.llama_cpp_gen import LlamaCppGenerator
         from rag_app.models import model_path
 
-        return LlamaCppGenerator(model_path(p.model), name=name, **options)
+        return LlamaCppGenerator(model_path(p.model), name=name, adapter_dir=p.adapter or None, **options)
     if p.kind == "llama-cpp":
         from rag_app.generators.llama_cpp_gen import LlamaCppGenerator
 
-        return LlamaCppGenerator(p.path, name=name, **options)
+        return LlamaCppGenerator(p.path, name=name, adapter_dir=p.adapter or None, **options)
     if p.kind == "hf":
         from rag_app.generators.hf_local import TransformersGenerator
 

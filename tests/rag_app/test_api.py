@@ -286,7 +286,7 @@ def test_status_and_ingest(tmp_path: Path) -> None:
 
 def test_errors_a_page_catches_are_exported(tmp_path: Path) -> None:
     rag = RAG(RAGConfig(index=IndexSettings(index_dir=tmp_path / "none", embedder="hashing")))
-    with pytest.raises(rag_app.IndexMismatchError, match="no index at .*ragqa ingest PATH"):
+    with pytest.raises(rag_app.IndexMismatchError, match=r"no index at .*ragqa ingest PATH"):
         rag.search("anything")
     with pytest.raises(rag_app.UsageError):
         rag.ingest([tmp_path / "missing-folder"])
