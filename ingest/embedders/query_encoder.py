@@ -4,7 +4,7 @@ and run by ONNX Runtime; the token lookup, pooling and normalisation stay the mo
 Why: a query is ~10-40 tokens, and at that size PyTorch spends a large share of the forward pass
 dispatching small ops from Python. Measured here (2 cores, E5-small, one thread, 200 SQuAD +
 JSQuAD questions, side by side, BENCHMARKS.md "Retrieval latency"): eager p50 ~22 ms, TorchScript
-traced and frozen ~18 ms (session 3's fast path), ONNX Runtime ~13 ms, cosine to eager
+traced and frozen ~18 ms, ONNX Runtime ~13 ms, cosine to eager
 >= 0.9999999 on every question. Batches of passages keep the eager path: there the matrix
 products dominate and padding varies.
 
