@@ -415,9 +415,6 @@ app.add_typer(models_app, name="models")
 from eval.cli import eval_app  # noqa: E402  (a sub-app: its commands import lazily)
 
 app.add_typer(eval_app, name="eval")
-from eval.cli import eval_app  # noqa: E402  (a sub-app: its commands import lazily)
-
-app.add_typer(eval_app, name="eval")
 from .ui.cli import ui, users_app  # noqa: E402  (the web page's commands import lazily)
 
 app.add_typer(users_app, name="users")
