@@ -51,18 +51,9 @@ class HybridRetriever:
         ug = normalise_groups(groups)
         depth = max(self.depth, top_k)
         lists = self._run_lists(query, depth, filters, ug)
-        fused = self._fuse(query, lists)
         rule = VisibilityRule.of(ug, filters)
-        merged = _Merged.of(lists)
-        n_keep = depth if self.reranker is not None else top_k
-        out: list[Hit] = []
-        for cid, score in fused:  # the final guard: a list that leaked a chunk loses it here
-            c = merged.chunk(cid)
-            if rule.allows(c):
-                out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1,
-                               details=merged.details[cid], **merged.signals[cid]))
-                if len(out) >= n_keep:
-                    break
+        out = self._hits(self._fuse(query, lists), _Merged.of(lists), rule,
+                         depth if self.reranker is not None else top_k)
         if self.reranker is not None:
             out = self.reranker.rerank(query, out, top_k=top_k)
             out = [replace(h, rank=i + 1) for i, h in enumerate(out) if rule.allows(h.chunk)]
@@ -99,6 +90,20 @@ class HybridRetriever:
             langs = {h.chunk.id: h.chunk.lang for hits in lists for h in hits}
             imputed = cross_language_credit(rankings, lexical, langs, detect_lang(query), self.impute_offset)
         return reciprocal_rank_fusion(rankings, k=self.k, weights=self.weights, imputed=imputed)
+
+    def _hits(self, fused: Sequence[tuple[str, float]], merged: _Merged, rule: VisibilityRule,
+              n: int) -> list[Hit]:
+        """The first ``n`` fused chunks ``rule`` allows, as hybrid ``Hit``s: the final guard, so a
+        list that leaked a chunk loses it here."""
+        out: list[Hit] = []
+        for cid, score in fused:
+            c = merged.chunk(cid)
+            if rule.allows(c):
+                out.append(Hit(chunk=c, score=score, retriever=self.name, rank=len(out) + 1,
+                               details=merged.details[cid], **merged.signals[cid]))
+                if len(out) >= n:
+                    break
+        return out
 
 
 @dataclass
