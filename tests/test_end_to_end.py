@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from rag_app import RAG
+from rag_app import RAG, Answer, Hit
 from retrieval.factory import make_retriever
 from retrieval.index import IndexReader
 
@@ -95,9 +95,11 @@ def test_hybrid_recall_on_the_corpus_questions(corpus_index: Path) -> None:
 
 def test_cli_search_json_contract(corpus_index: Path) -> None:
     out = json.loads(cli("search", "VPN の接続手順", "--json", "--top-k", "3", index=corpus_index).stdout)
-    assert len(out["hits"]) == 3
-    for h in out["hits"]:
-        assert set(h) >= {"chunk_id", "source", "page", "heading", "score", "text"}
+    assert len(out["hits"]) == 3 and out["schema_version"] == 1
+    for h in out["hits"]:  # Hit.to_dict: the chunk (id, source, page, heading path, text) and scores
+        assert set(h) >= {"chunk", "score", "retriever", "rank"}
+        assert set(h["chunk"]) >= {"id", "source", "page", "heading_path", "text"}
+        assert Hit.from_dict(h).to_dict() == h
     bad = cli("search", "x", "--mode", "fuzzy", index=corpus_index, check=False)
     assert bad.returncode == 2 and "unknown retrieval mode 'fuzzy'" in bad.stderr
 
@@ -136,10 +138,11 @@ def test_refusal_operating_point_holds(corpus_index: Path) -> None:
 def test_cli_ask_json_contract(corpus_index: Path) -> None:
     out = json.loads(cli("ask", "What is the monthly uptime commitment in the SLA?", "--json",
                          "--generator", "extractive", index=corpus_index).stdout)
-    assert set(out) >= {"answer", "refused", "generator", "citations", "contexts", "timings"}
+    assert set(out) >= {"schema_version", "text", "refused", "generator", "citations", "contexts", "timings"}
     assert out["generator"] == "extractive"
     for c in out["citations"]:
         assert set(c) >= {"n", "chunk_id", "source", "page"}
+    assert Answer.from_dict(out).to_dict() == out  # Answer.to_dict, the Python API's shape
 
 
 def _settings(index: Path) -> Any:
