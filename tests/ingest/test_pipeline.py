@@ -98,7 +98,7 @@ def test_changed_file_replaced_and_deleted_file_pruned(tmp_path: Path) -> None:
     assert (r.files_indexed, r.files_deleted, r.files_unchanged) == (1, 1, 22)
     snap = snapshot(index)
     assert_consistent(snap)
-    texts = [t for s, _, t in snap["chunks"].values() if s == "en/doc03.md"]  # type: ignore[union-attr]
+    texts = [t for s, _, t in snap["chunks"].values() if s == "en/doc03.md"]  # type: ignore[attr-defined]
     assert texts == ["Policy 3\n\nCompletely rewritten: approvals take 9 days."]
     assert "ja/doc05.txt" not in snap["docs"]  # type: ignore[operator]
 
