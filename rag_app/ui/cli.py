@@ -92,7 +92,8 @@ def streamlit_command(port: int, address: str, max_upload_mb: int) -> list[str]:
     """The ``streamlit run`` command line: headless, usage statistics off."""
     return [sys.executable, "-m", "streamlit", "run", str(APP_FILE), "--server.headless", "true",
             "--browser.gatherUsageStats", "false", "--server.port", str(port), "--server.address", address,
-            "--server.maxUploadSize", str(max_upload_mb), "--global.developmentMode", "false"]
+            "--server.maxUploadSize", str(max_upload_mb), "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer"]
 
 
 def ui(

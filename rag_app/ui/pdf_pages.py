@@ -19,6 +19,7 @@ from typing import Any
 
 RENDER_SCALE = 1.6  # pixels per PDF point: 72 dpi * 1.6 = 115 dpi, legible Japanese at card width
 PIECE_CHARS = 16  # head / tail length (normalised chars) tried when a whole sentence is not found
+MIN_CELL_CHARS = 2  # shortest table cell value looked for (cells are searched in reading order)
 HIGHLIGHT_RGBA = (255, 214, 0, 90)
 OUTLINE_RGBA = (230, 120, 0, 255)
 INSTALL_HINT = 'pip install "pypdfium2>=4.30"'
@@ -51,25 +52,38 @@ def normalise_with_map(text: str) -> tuple[str, list[int]]:
 
 
 def find_ranges(page_text: str, passages: Sequence[str]) -> list[tuple[int, int]]:
-    """(start, count) character ranges of ``page_text`` holding each passage (or its head/tail)."""
+    """(start, count) character ranges of ``page_text`` holding each passage: whole, else its
+    head and tail, else (a table row, "Header: value | Header: value") its cell values in order."""
     norm, where = normalise_with_map(page_text)
     ranges: list[tuple[int, int]] = []
     for p in passages:
-        needle, _ = normalise_with_map(p)
-        if not needle:
-            continue
-        if needle in norm:
-            pieces = [needle]
-        elif len(needle) >= 2 * PIECE_CHARS:  # a shorter piece would match by chance
-            pieces = [needle[:PIECE_CHARS], needle[-PIECE_CHARS:]]
-        else:
-            pieces = []
-        for piece in pieces:
-            at = norm.find(piece)
-            if at >= 0:
-                a, b = where[at], where[at + len(piece) - 1]
-                ranges.append((a, b - a + 1))
+        for at, length in _locate(norm, p):
+            a, b = where[at], where[at + length - 1]
+            ranges.append((a, b - a + 1))
     return ranges
+
+
+def _locate(norm: str, passage: str) -> list[tuple[int, int]]:
+    """(offset, length) matches in the normalised page text ``norm``."""
+    needle, _ = normalise_with_map(passage)
+    if not needle:
+        return []
+    if (at := norm.find(needle)) >= 0:
+        return [(at, len(needle))]
+    if len(needle) >= 2 * PIECE_CHARS:  # a shorter piece would match by chance
+        ends = [(at, PIECE_CHARS) for piece in (needle[:PIECE_CHARS], needle[-PIECE_CHARS:])
+                if (at := norm.find(piece)) >= 0]
+        if ends:
+            return ends
+    if "|" not in passage:
+        return []
+    found, pos = [], 0
+    for cell in passage.split("|"):
+        value, _ = normalise_with_map(cell.split(": ", 1)[-1])
+        if len(value) >= MIN_CELL_CHARS and (at := norm.find(value, pos)) >= 0:
+            found.append((at, len(value)))
+            pos = at + len(value)
+    return found
 
 
 def _pdfium() -> Any:

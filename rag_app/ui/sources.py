@@ -19,7 +19,7 @@ from retrieval.types import Hit
 
 MARKER = re.compile(r"\[(\d+)\]")
 MARKER_RUN = re.compile(r"(?:\s*\[\d+\])+")
-CITED_OVERLAP = 0.5  # share of a sentence's bigrams found in the claim that makes it cited
+CITED_OVERLAP = 0.75  # share of a sentence's bigrams found in one claim that makes it cited
 WEAK_OVERLAP = 0.25  # when no sentence reaches CITED_OVERLAP, the best one above this is cited
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|$<>~])")
 
@@ -70,6 +70,10 @@ def claims_by_block(text: str) -> dict[int, list[str]]:
 
 
 def _bigrams(s: str) -> set[str]:
+    """Character bigrams of ``s`` without whitespace; of a table row ("Col: value | Col: value")
+    only the values count: rows share their column names."""
+    if "|" in s:
+        s = " ".join(cell.split(": ", 1)[-1] for cell in s.split("|"))
     t = re.sub(r"\s+", "", s.casefold())
     return {t[i:i + 2] for i in range(len(t) - 1)} if len(t) > 1 else {t} if t else set()
 
@@ -87,15 +91,17 @@ def sentence_spans(text: str) -> list[Span]:
 
 
 def cited_spans(chunk_text: str, claims: Sequence[str]) -> tuple[Span, ...]:
-    """The sentences of ``chunk_text`` that the ``claims`` quote or paraphrase."""
+    """The sentences of ``chunk_text`` that the ``claims`` quote or paraphrase: each sentence is
+    scored by the share of its bigrams found in its best-matching claim (one claim, so table rows
+    that share only their column names with a quoted row do not pass)."""
     if not claims:
         return ()
-    claim_grams = set().union(*(_bigrams(c) for c in claims))
+    claim_grams = [_bigrams(c) for c in claims]
     scored = []
     for a, b in sentence_spans(chunk_text):
         grams = _bigrams(chunk_text[a:b])
         if grams:
-            scored.append((len(grams & claim_grams) / len(grams), (a, b)))
+            scored.append((max(len(grams & cg) for cg in claim_grams) / len(grams), (a, b)))
     strong = tuple(span for score, span in scored if score >= CITED_OVERLAP)
     if strong or not scored:
         return strong

@@ -38,3 +38,10 @@ def test_the_cited_page_is_rendered_with_the_passage_boxed(tmp_path: Path) -> No
     assert not render_cited_page(pdf, 1, ["not on any page at all here"]).found
     with pytest.raises(ValueError, match=r"page 5 is not in b\.pdf"):
         render_page(pdf, 5, [])
+
+
+def test_a_table_row_is_found_by_its_cell_values_in_reading_order() -> None:
+    page = "Severity Definition First response\nSEV1 Full outage 15 minutes\nSEV2 Major feature down 30 minutes"
+    ranges = find_ranges(page, ["Severity: SEV2 | Definition: Major feature down | First response: 30 minutes"])
+    assert [page[a:a + n] for a, n in ranges] == ["SEV2", "Major feature down", "30 minutes"]
+    assert page.index("30 minutes") == ranges[-1][0]  # not the SEV1 row's "15 minutes"

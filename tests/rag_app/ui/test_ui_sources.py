@@ -57,3 +57,10 @@ def test_location_labels_per_format() -> None:
     assert location_label(_hit("t", "pptx", page=2)) == "slide 2"
     assert location_label(_hit("t", "xlsx", page=1, sheet="Bands")) == "sheet Bands"
     assert location_label(_hit("t", "md")) == ""
+
+
+def test_table_rows_sharing_only_column_names_are_not_cited() -> None:
+    rows = ("Severity: SEV1 | First response: 15 minutes | Status updates: Every 30 minutes\n"
+            "Severity: SEV2 | First response: 30 minutes | Status updates: Every 60 minutes")
+    (span,) = cited_spans(rows, ["Severity: SEV2 | First response: 30 minutes | Status updates: Every 60 minutes"])
+    assert rows[span[0]:span[1]].startswith("Severity: SEV2")

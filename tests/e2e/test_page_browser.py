@@ -1,0 +1,173 @@
+"""The page in a real headless Chromium: sign in, ask questions from docs_corpus/qa.jsonl, read
+the cited document's card and its rendered PDF page; screenshots of each answer.
+
+Needs Debian's chromium + chromium-driver (+ fonts-noto-cjk for Japanese) and selenium; skips
+with the reason where they are absent. Screenshots go to $RAGQA_E2E_SCREENSHOTS, else the test's
+temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+INSTALL = "apt-get update && apt-get install -y chromium chromium-driver fonts-noto-cjk"
+ANSWER_TIMEOUT_S = 120  # the first question loads the embedder
+
+pytestmark = [pytest.mark.slow, pytest.mark.server]
+
+if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+    pytest.skip(f"no headless browser: {CHROMIUM} / {CHROMEDRIVER} missing ({INSTALL})", allow_module_level=True)
+pytest.importorskip("selenium", reason='selenium missing: pip install -e ".[ui]"')
+pytest.importorskip("streamlit", reason='streamlit missing: pip install -e ".[ui]"')
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+def _qa(qid: str) -> dict[str, Any]:
+    for line in (REPO / "docs_corpus" / "qa.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row["id"] == qid:
+            return dict(row)
+    raise KeyError(qid)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from rag_app.ui.cli import streamlit_command
+    from rag_app.ui.users import UsersFile
+
+    home = tmp_path_factory.mktemp("page")
+    UsersFile(home / "users.jsonl").add("mika", "mika-password", ["engineering"])
+    port = _free_port()
+    env = dict(os.environ, RAGQA_INDEX=str(corpus_index), RAGQA_USERS=str(home / "users.jsonl"),
+               RAGQA_FEEDBACK=str(home / "feedback.jsonl"), RAGQA_GENERATOR="extractive",
+               STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - open for the server's whole life, closed below
+    proc = subprocess.Popen(streamlit_command(port, "127.0.0.1", 50), cwd=home, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("the page did not start:\n" + (home / "server.log").read_text()) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look for a driver online
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,2200",
+                "--lang=ja-JP"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = Path(os.environ.get("RAGQA_E2E_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _sign_in(driver: Any, url: str) -> None:
+    wait = WebDriverWait(driver, 60)
+    driver.get(url)
+    name = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'input[aria-label="User name"]')))
+    name.send_keys("mika")
+    driver.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys("mika-password")
+    driver.find_element(By.XPATH, '//button[.//p[text()="Sign in"]]').click()
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'textarea[data-testid="stChatInputTextArea"]')))
+
+
+def _ask(driver: Any, question: str, n_before: int) -> Any:
+    """Ask, wait for the answered turn (its source cards rendered), return the answer element."""
+    box = driver.find_element(By.CSS_SELECTOR, 'textarea[data-testid="stChatInputTextArea"]')
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+    wait = WebDriverWait(driver, ANSWER_TIMEOUT_S)
+
+    def answered(d: Any) -> Any:
+        msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
+        if len(msgs) < n_before + 2:
+            return False
+        last = msgs[n_before + 1]  # answered: its [n] links and the cited page are rendered
+        done = last.find_elements(By.CSS_SELECTOR, 'a[href^="#src-"]') and last.find_elements(
+            By.CSS_SELECTOR, '[data-testid="stImage"] img')
+        return last if done else False
+
+    return wait.until(answered)
+
+
+def _check_answer(driver: Any, answer: Any, row: dict[str, Any], shot: Path) -> None:
+    link = answer.find_element(By.CSS_SELECTOR, 'a[href^="#src-"]')
+    anchor = link.get_attribute("href").split("#", 1)[1]
+    assert driver.find_elements(By.ID, anchor), f"no source card with id {anchor}"
+    cards = answer.find_elements(By.CSS_SELECTOR, '[data-testid="stExpander"]')
+    cited = next(c for c in cards if c.find_elements(By.CSS_SELECTOR, "code")
+                 and row["source"] in c.find_element(By.CSS_SELECTOR, "code").text)
+    img = WebDriverWait(driver, 30).until(lambda d: next(
+        (i for i in cited.find_elements(By.CSS_SELECTOR, '[data-testid="stImage"] img')
+         if d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)), None))
+    assert int(driver.execute_script("return arguments[0].naturalWidth", img)) > 500
+    assert f"Page {row['page']} of" in cited.text and "highlighted" in cited.text
+    assert cited.find_elements(By.CSS_SELECTOR, "mark"), "no cited sentence highlighted"
+    assert row["answer"] in answer.text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -80);", answer)
+    time.sleep(0.5)
+    driver.save_screenshot(str(shot))
+    assert shot.stat().st_size > 20_000
+
+
+def test_sign_in_ask_japanese_and_english_and_open_the_cited_pdf_page(server: str, browser: Any,
+                                                                       shots: Path) -> None:
+    _sign_in(browser, server)
+    browser.save_screenshot(str(shots / "signed_in.png"))
+    ja, en = _qa("q001"), _qa("q048")  # leave_policy_ja.pdf (public), incident_response_runbook.pdf (engineering)
+    answer = _ask(browser, ja["question"], 0)
+    _check_answer(browser, answer, ja, shots / "answer_ja.png")
+    answer = _ask(browser, en["question"], 2)
+    _check_answer(browser, answer, en, shots / "answer_en.png")
+    print(f"screenshots: {shots}", file=sys.stderr)
