@@ -117,7 +117,27 @@ def ui(
     if reports:
         env["RAGQA_REPORTS"] = os.pathsep.join(str(p.resolve()) for p in reports)
     typer.echo(f"ragqa page on http://{address}:{port}  (Ctrl+C stops it)", err=True)
+    raise typer.Exit(_serve(streamlit_command(port, address, max_upload_mb), env))
+
+
+def _serve(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the server until it exits; Ctrl+C or SIGTERM to ``ragqa ui`` stops it too."""
+    import signal
+
+    proc = subprocess.Popen(cmd, env=env)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        raise typer.Exit(subprocess.call(streamlit_command(port, address, max_upload_mb), env=env))
+        return proc.wait()
     except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
