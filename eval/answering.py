@@ -32,6 +32,15 @@ class AnsweringSystem(Protocol):
         ...
 
 
+def make_system_generator(spec: str, threads: int | None) -> Generator:
+    """The generator a spec names; ``threads`` goes to local llama.cpp models (on a busy machine one
+    thread is faster than several spinning against each other). It does not change the answers."""
+    from rag_app.generators.registry import make_generator, parse_spec
+
+    local = parse_spec(spec).kind in ("local", "llama-cpp")
+    return make_generator(spec, **({"n_threads": threads} if local and threads else {}))
+
+
 def _spec_identity(spec: SystemSpec) -> dict[str, Any]:
     d = spec.to_dict()
     d.pop("label")
@@ -70,18 +79,17 @@ class ClosedBookSystem:
     """The generator given only the question (``eval.closed_book``); answer settings (max_tokens,
     temperature) come from the run's configuration."""
 
-    def __init__(self, spec: SystemSpec, rag: RAG, hashes: HashCache) -> None:
+    def __init__(self, spec: SystemSpec, rag: RAG, hashes: HashCache, threads: int | None = None) -> None:
         self.spec = spec
         self._answer_settings = rag.config.answer
         self._hashes = hashes
+        self._threads = threads
         self._gen: Generator | None = None
 
     @property
     def generator(self) -> Generator:
         if self._gen is None:
-            from rag_app.generators.registry import make_generator
-
-            self._gen = make_generator(self.spec.generator)
+            self._gen = make_system_generator(self.spec.generator, self._threads)
         return self._gen
 
     def settings(self) -> dict[str, Any]:

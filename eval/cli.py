@@ -48,6 +48,8 @@ def run_cmd(
              "'' for none).")] = None,
     index: Annotated[Path | None, typer.Option(help="Index folder. Default: $RAGQA_INDEX or ./.ragqa")] = None,
     embedder: Annotated[str | None, typer.Option(help="The index's embedder (default: $RAGQA_EMBEDDER or e5).")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="llama.cpp threads for local GGUF models (default: every "
+                                                          "core; 1 is faster on a busy machine).")] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N of a seeded shuffle of the questions.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of that shuffle.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="auto | qa | squad | ragas | questions")] = "auto",
@@ -59,7 +61,7 @@ def run_cmd(
     from .systems import split_systems
 
     cfg = RunConfig(dataset=dataset, systems=tuple(s for item in systems for s in split_systems(item)), out_dir=out,
-                    index_dir=index, embedder=embedder, config_file=config, judge=judge, limit=limit, seed=seed, dataset_format=fmt,
+                    index_dir=index, embedder=embedder, threads=threads, config_file=config, judge=judge, limit=limit, seed=seed, dataset_format=fmt,
                     metrics=None if metrics is None else tuple(m.strip() for m in metrics.split(",") if m.strip()),
                     progress=sys.stderr.isatty())
     try:

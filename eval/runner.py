@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .answering import AnsweringSystem, ClosedBookSystem, RagSystem
+from .answering import AnsweringSystem, ClosedBookSystem, RagSystem, make_system_generator
 from .dataset import Dataset, Question, load_dataset
 from .judge import JudgeSpec, check_judge, parse_judge
 from .metadata import HashCache, git_sha, machine
@@ -45,6 +45,7 @@ class RunConfig:
     config_file: Path | None = None  # ragqa.toml
     judge: str | None = None  # ``eval.judge`` spec; None: no LLM-judged metric
     metrics: tuple[str, ...] | None = None  # ragas metrics; None: the offline ones (+ the judged ones with a judge)
+    threads: int | None = None  # llama.cpp threads of local GGUF models (default: every core)
     limit: int | None = None  # the first N of a seeded shuffle (a bigger N contains a smaller one)
     seed: int = 0
     dataset_format: str = "auto"
@@ -120,15 +121,17 @@ def _build_systems(specs: Sequence[SystemSpec], config: RunConfig, hashes: HashC
                                            generator="extractive")
         base = bases[where]
         if not spec.uses_retrieval:
-            out.append(ClosedBookSystem(spec, base, hashes))
+            out.append(ClosedBookSystem(spec, base, hashes, config.threads))
             continue
         if not base.status().exists:
             raise IndexMismatchError(
                 f"{spec.label}: the index {base.config.index.index_dir} holds no documents: build it with "
                 f"`ragqa ingest docs_corpus --index {base.config.index.index_dir}` (or pass --index)")
         _ = base.reader  # opened once here, shared by every with_settings copy
-        out.append(RagSystem(spec, base.with_settings(generator=spec.generator, **spec.retrieval.answer_overrides()),
-                             hashes))
+        with_gen = base.with_settings(generator=spec.generator)
+        if config.threads:  # with_settings keeps a generator handed in for the same spec
+            with_gen = RAG(with_gen.config, generator=make_system_generator(spec.generator, config.threads))
+        out.append(RagSystem(spec, with_gen.with_settings(**spec.retrieval.answer_overrides()), hashes))
     return out, list(bases.values())
 
 

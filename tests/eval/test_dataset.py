@@ -54,7 +54,7 @@ def test_nothing_usable_is_an_error_naming_the_file_and_the_fix(tmp_path: Path) 
     with pytest.raises(DatasetError, match=r"bad\.jsonl: no usable question \(2 bad lines; .*bad\.jsonl:1: not valid "
                                            r"JSON.*\"question\" \(qa\.jsonl / plain list\) or \"user_input\" \(ragas\)"):
         load_dataset(path)
-    with pytest.raises(DatasetError, match="dataset file .*missing.jsonl does not exist: give a qa.jsonl"):
+    with pytest.raises(DatasetError, match=r"dataset file .*missing\.jsonl does not exist: give a qa\.jsonl"):
         load_dataset(tmp_path / "missing.jsonl")
     with pytest.raises(ValueError, match="unknown dataset format 'xml'; allowed: auto, qa, squad, ragas, questions"):
         load_dataset(path, fmt="xml")

@@ -55,11 +55,11 @@ def test_resolve_checks_adapters_models_and_generators(tmp_path: Path, monkeypat
     with pytest.raises(SystemSpecError, match=r"ft:/no/such: adapter directory /no/such does not exist; give the folder"):
         resolve(parse_system("ft:/no/such"))
     (tmp_path / "adapter_config.json").write_text("{}")
-    with pytest.raises(SystemSpecError, match="ragqa_adapter.json is missing"):
+    with pytest.raises(SystemSpecError, match=r"ragqa_adapter\.json is missing"):
         resolve(parse_system(f"ft:{tmp_path}"))
     with pytest.raises(SystemSpecError, match="rag:nope: bad generator spec 'nope'"):
         resolve(parse_system("rag:nope"))
-    with pytest.raises(SystemSpecError, match="model file /no/model.gguf does not exist"):
+    with pytest.raises(SystemSpecError, match=r"model file /no/model\.gguf does not exist"):
         resolve(parse_system("rag:llama-cpp:/no/model.gguf"))
     import rag_app.models
 
