@@ -75,6 +75,28 @@ class ScoredSentence:
     lang: str
 
 
+_CELL_SEP = " | "
+_KEY_VALUE = re.compile(r"\S[:：]\s*\S")  # "年次有給休暇（全日）：取得日の3営業日前まで", "Fee: 5,000 JPY"
+_ENDS_SENTENCE = re.compile(r"[.!?。！？:：;；][\"'”’」』]*\s*$")
+MIN_UNPUNCTUATED_WORDS = 6  # English: a line this short without final punctuation is a heading or a label
+MIN_UNPUNCTUATED_CHARS = 25  # Japanese: the same, in characters (第2条（年次有給休暇の付与） is 14)
+
+
+def is_table_row(text: str) -> bool:
+    """A table row as the loaders write it: "Header: value | Header: value"."""
+    return _CELL_SEP in text and ": " in text
+
+
+def is_fragment(text: str, ja: bool) -> bool:
+    """True for what is never quoted as an answer: a table's header row alone ("Plan | Price"), and
+    a short line without final punctuation (a heading, a label, a title) that is not a table row."""
+    if _CELL_SEP in text and ": " not in text:
+        return True
+    if is_table_row(text) or _KEY_VALUE.search(text) or _ENDS_SENTENCE.search(text):
+        return False
+    return len(text) < MIN_UNPUNCTUATED_CHARS if ja else len(text.split()) < MIN_UNPUNCTUATED_WORDS
+
+
 def _clean_sentence(raw: str) -> str | None:
     """The sentence as it will be quoted, or None for headings and fragments."""
     text = " ".join(raw.split())
@@ -83,9 +105,24 @@ def _clean_sentence(raw: str) -> str | None:
     text = _BULLET.sub("", text)
     letters = sum(ch.isalpha() for ch in text)
     ja = detect_lang(text) in ("ja", "zh")
-    if letters < (5 if ja else 12):
+    if letters < (5 if ja else 12) or is_fragment(text, ja):
         return None
     return text
+
+
+# Questions whose answer is a number: "how many/much", amounts, rates, ratios, prices, dates;
+# Japanese 何日/何円/何% ..., いくら, どのくらい. Their answer sentence holds a digit.
+_QUANTITY_EN = re.compile(
+    r"(?i)\bhow\s+(?:many|much|long|often|old|far|large|big)\b|\b(?:amount|number|total|percentage|percent|ratio|"
+    r"rate|price|cost|revenue|income|expenditure|margin|value|size|count|fee|salary|limit|maximum|minimum)s?\b|"
+    r"\bin\s+(?:usd|jpy|dollars|yen|millions|billions|thousands)\b|\bwhat\s+year\b|\bwhen\b")
+_QUANTITY_JA = re.compile(r"何[日円人件回時分年月歳%％倍割]|何か月|何パーセント|いくら|幾ら|どのくらい|どれくらい|金額|割合|比率|上限|下限|最大|最小")
+_DIGIT = re.compile(r"[0-9０-９]")
+
+
+def asks_for_quantity(question: str) -> bool:
+    """True when the answer to ``question`` is a number (an amount, a count, a rate, a date)."""
+    return bool(_QUANTITY_EN.search(question) or _QUANTITY_JA.search(question))
 
 
 _NEUTRALISED = re.compile(re.escape(REMOVED_PREFIX) + r'".*?"\]', re.DOTALL)
@@ -124,9 +161,11 @@ def score_sentences(
     rank_decay: float = 0.1,
     other_lang_weight: float = 0.8,
     skip_injections: bool = True,
+    no_number_weight: float = 1.0,
 ) -> list[ScoredSentence]:
     """Every candidate sentence of ``contexts`` ((block number, text) pairs, best block first)
-    scored against ``question``; best first."""
+    scored against ``question``; best first. For a question that asks for a quantity
+    (``asks_for_quantity``) a sentence without a digit scores ``no_number_weight`` x as much."""
     q_terms = terms(question)
     cands = candidate_sentences(contexts, skip_injections=skip_injections)
     if not q_terms or not cands:
@@ -137,6 +176,7 @@ def score_sentences(
     weight = {t: 1.0 + math.log(n_sents / df[t]) if df[t] else 1.0 + math.log(2 * n_sents) for t in q_terms}
     total = sum(weight.values())
     order = {n: i for i, (n, _) in enumerate(contexts)}
+    wants_number = no_number_weight != 1.0 and asks_for_quantity(question)
     scored = []
     for (n, index, text), st in zip(cands, sent_terms, strict=True):
         coverage = sum(weight[t] for t in q_terms & st) / total
@@ -144,6 +184,8 @@ def score_sentences(
             continue
         s_lang = "ja" if detect_lang(text) in ("ja", "zh") else "en"
         score = coverage / (1.0 + rank_decay * order[n]) * (1.0 if s_lang == lang else other_lang_weight)
+        if wants_number and not _DIGIT.search(text):
+            score *= no_number_weight
         scored.append(
             ScoredSentence(n=n, index=index, text=text, coverage=coverage, score=score, lang=s_lang)
         )
@@ -224,12 +266,16 @@ class ExtractiveGenerator:
     relative: float = 0.6
     rank_decay: float = 0.1
     skip_injections: bool = True  # never quote a sentence that looks like a planted instruction
+    # a quantity question ("how much", 何日, "capital expenditure in USD millions") is answered by a
+    # sentence or table row holding a number: one without a digit scores this share of its score
+    no_number_weight: float = 0.5
 
     def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str) -> list[str]:
         if lang not in SUPPORTED_LANGS:
             raise ValueError(f"lang={lang!r} is not supported; allowed: {', '.join(SUPPORTED_LANGS)}")
         scored = score_sentences(
-            question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections
+            question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections,
+            no_number_weight=self.no_number_weight,
         )
         chosen = select_sentences(
             scored, max_sentences=self.max_sentences, min_coverage=self.min_coverage, relative=self.relative

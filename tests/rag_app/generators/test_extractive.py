@@ -327,3 +327,49 @@ def test_neutralised_blocks_in_a_prompt_are_not_quoted() -> None:
     text = ExtractiveGenerator(relative=0.0).generate(prompt.messages).text
     assert "99 days" not in text and "removed suspected" not in text
     assert text.startswith("Full-time employees receive 20 days of paid leave per year [1].")
+
+
+# -- fragments, header rows and numbers (real filings and tables) --------------------------------
+@pytest.mark.parametrize(("text", "ja", "fragment"), [
+    ("Plan | Monthly Uptime commitment | Maximum Downtime per 30-day month", False, True),  # a header row alone
+    ("第2条（年次有給休暇の付与）", True, True),  # an article heading
+    ("Kitsune Connect Setup Guide", False, True),  # a title
+    ("Plan: Enterprise | Monthly Uptime commitment: 99.95%", False, False),  # a row keeps its header
+    ("年次有給休暇（全日）：取得日の3営業日前まで", True, False),  # a key: value line
+    ("Annual plans are paid in advance for 12 months.", False, False),
+    ("入社日から6か月間継続勤務した従業員に対し、10日の年次有給休暇を付与する。", True, False),
+])
+def test_fragments_and_header_rows_are_never_quoted(text: str, ja: bool, fragment: bool) -> None:
+    from rag_app.generators.extractive import is_fragment
+
+    assert is_fragment(text, ja) is fragment
+
+
+@pytest.mark.parametrize(("question", "quantity"), [
+    ("What is the FY2018 capital expenditure amount (in USD millions) for 3M?", True),
+    ("How many days of paid leave do employees get?", True),
+    ("入社6か月後に付与される年次有給休暇は何日ですか？", True),
+    ("プレミアムプランの月額料金はいくらですか？", True),
+    ("Who approves a job offer above the salary band maximum?", True),  # "maximum": a limit
+    ("Which VPN client do we use?", False),
+    ("誰が承認しますか？", False),
+])
+def test_quantity_questions_are_recognised(question: str, quantity: bool) -> None:
+    from rag_app.generators.extractive import asks_for_quantity
+
+    assert asks_for_quantity(question) is quantity
+
+
+def test_a_quantity_question_is_answered_by_the_sentence_with_the_number() -> None:
+    block = ("Capital expenditures are investments in property, plant and equipment by the company. "
+             "Capital expenditures (purchases of property, plant and equipment) were $1,577 million.")
+    question = "What is the capital expenditure amount for the company?"
+    with_pref = ExtractiveGenerator().answer(question, [_hit_of(1, block)], "en")
+    assert with_pref.text.startswith("Capital expenditures (purchases") and "1,577" in with_pref.text
+    plain = ExtractiveGenerator(no_number_weight=1.0).answer(question, [_hit_of(1, block)], "en")
+    assert plain.text.startswith("Capital expenditures are investments")
+
+
+def _hit_of(i: int, text: str) -> Hit:
+    chunk = Chunk(id=f"c{i}", doc_id=f"d{i}", text=text, source=f"doc{i}.md", start=0, end=len(text), ordinal=0)
+    return Hit(chunk=chunk, score=1.0, retriever="test", rank=i)
