@@ -239,11 +239,31 @@ def _manifest(config: RunConfig, dataset: Dataset, questions: list[Question], sy
     }
 
 
-def run(config: RunConfig) -> RunResult:
-    """Answer, store and score; see the module docstring. Errors in the input (bad dataset, unknown
-    system, missing adapter or model, unreachable judge, LLM metric without a judge) are raised
-    before anything is computed; nothing stored is lost on a later error or a kill."""
+def make_config(**fields: Any) -> RunConfig:
+    """A ``RunConfig`` from keywords; ``systems`` may be one comma-separated string or a list,
+    paths may be strings."""
+    from .systems import split_systems
+
+    systems = fields.pop("systems")
+    items = [systems] if isinstance(systems, str) else list(systems)
+    paths = {k: Path(v) for k, v in fields.items() if k in ("dataset", "out_dir", "index_dir", "config_file")
+             and v is not None}
+    metrics = fields.pop("metrics", None)
+    return RunConfig(**{**fields, **paths}, systems=tuple(x for item in items for x in split_systems(item)),
+                     metrics=None if metrics is None else tuple(metrics))
+
+
+def run(config: RunConfig | None = None, /, **fields: Any) -> RunResult:
+    """Answer, store and score; see the module docstring. ``run(RunConfig(...))`` or
+    ``run(dataset=..., systems="extractive,rag:smollm2", out_dir=...)``. Errors in the input (bad
+    dataset, unknown system, missing adapter or model, unreachable judge, LLM metric without a
+    judge) are raised before anything is computed; nothing stored is lost on a later error or a kill."""
     from tqdm import tqdm
+
+    if config is None:
+        config = make_config(**fields)
+    elif fields:
+        raise TypeError("give a RunConfig or keyword fields, not both")
 
     dataset, questions, specs, judge, metrics, notes = _prepare(config)
     out = Path(config.out_dir)

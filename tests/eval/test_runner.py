@@ -109,3 +109,15 @@ def test_offline_ragas_metrics_with_the_network_blocked(run_config: Any, hashing
     assert answerable and all(0.0 <= s["ragas_chrf"] <= 1.0 for s in answerable)
     assert any(s["ragas_chrf"] is None and s["ragas_id_context_recall"] is None for s in scores)  # unanswerable
     assert read_manifest(out)["scoring"]["judge"] is None
+
+
+def test_python_api_keywords(hashing_index: Path, qa_sample: Path, tmp_path: Path) -> None:
+    import eval
+
+    result = eval.run(dataset=str(qa_sample), systems="extractive,extractive[name=top2,top_k=2]",
+                      out_dir=str(tmp_path / "out"), index_dir=str(hashing_index), embedder="hashing", limit=2,
+                      metrics=[], progress=False)
+    assert result.answered == 4
+    assert [s.label for s in eval.load_run(tmp_path / "out").systems] == ["extractive", "top2"]
+    with pytest.raises(TypeError, match="give a RunConfig or keyword fields, not both"):
+        eval.run(runner.RunConfig(dataset=qa_sample, systems=("extractive",), out_dir=tmp_path), limit=1)
