@@ -26,6 +26,19 @@ BLOCK_KINDS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentHints:
+    """What a loader learnt about the whole document that is not in its blocks' text.
+
+    ``title``: the file's own metadata title (a PDF's /Title), as written there.
+    ``running_lines``: the running header and footer lines the loader left out of the blocks
+    (:mod:`ingest.boilerplate`), as printed on the first page that has each, in page order.
+    """
+
+    title: str | None = None
+    running_lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Block:
     """One structural unit a loader found, in reading order.
 
@@ -33,6 +46,8 @@ class Block:
     index (the sheet name goes in ``sheet``). ``heading_path`` is the chain of headings above
     the block, outermost first (for a heading block it includes the heading itself).
     ``table_id`` groups a table's header and rows so the chunker can keep them together.
+    ``document``: set on a document's first block only, by loaders that know more about the
+    document than its text (see :class:`DocumentHints`); None everywhere else.
     """
 
     text: str
@@ -41,6 +56,7 @@ class Block:
     heading_path: tuple[str, ...] = ()
     sheet: str | None = None
     table_id: str | None = None
+    document: DocumentHints | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +100,9 @@ class Chunk:
 
     ``start``/``end`` are character offsets into the document's canonical text (see module
     docstring). ``page`` is the page/slide/sheet index of the chunk's first block.
+    ``doc_context``: one short line saying which document the chunk comes from (title, issuer,
+    form, period, file name; :mod:`ingest.doc_context`), the same for every chunk of a
+    document and kept out of ``text``; embedded and BM25-indexed with it (``embedding_text``).
     """
 
     id: str
@@ -102,17 +121,20 @@ class Chunk:
     file_type: str = ""
     date: str | None = None
     n_tokens: int = 0
+    doc_context: str = ""
 
     @property
     def heading(self) -> str:
         return " > ".join(self.heading_path)
 
     def embedding_text(self) -> str:
-        """Text given to the embedder: the heading path as context, then the chunk text."""
+        """Text given to the embedder and to BM25: the document context, the heading path, then
+        the chunk text, one per line (a part that is empty, or a heading the text starts with,
+        is left out)."""
         head = self.heading
-        if head and not self.text.startswith(self.heading_path[-1]):
-            return f"{head}\n{self.text}"
-        return self.text
+        if not head or self.text.startswith(self.heading_path[-1]):
+            head = ""
+        return "\n".join(part for part in (self.doc_context, head, self.text) if part)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (tuples as lists); ``Chunk.from_dict`` inverts it."""
@@ -121,7 +143,7 @@ class Chunk:
             "start": self.start, "end": self.end, "ordinal": self.ordinal, "page": self.page,
             "heading_path": list(self.heading_path), "sheet": self.sheet, "lang": self.lang,
             "content_hash": self.content_hash, "groups": list(self.groups), "file_type": self.file_type,
-            "date": self.date, "n_tokens": self.n_tokens,
+            "date": self.date, "n_tokens": self.n_tokens, "doc_context": self.doc_context,
         }
 
     @classmethod

@@ -36,15 +36,17 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from ingest.boilerplate import find_boilerplate, strip_boilerplate
+from ingest.doc_context import running_lines
 from ingest.loaders.base import LoadError, make_block
 from ingest.loaders.pdf_tables import PdfTable, find_tables
 from ingest.loaders.sheet import _merge_header, rows_to_blocks
 from ingest.loaders.tables import table_blocks
-from ingest.types import Block
+from ingest.types import Block, DocumentHints
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,15 @@ def _open(path: Path) -> Any:
         raise LoadError(path, f"corrupt or truncated PDF: {type(e).__name__}: {e}") from e
 
 
+def _metadata_title(document: Any) -> str | None:
+    """The PDF's /Title from its information dictionary, None when absent or unreadable."""
+    try:
+        title = document.get_metadata_value("Title")
+    except Exception:  # a malformed info dictionary costs the title, not the document
+        return None
+    return str(title).strip() or None
+
+
 def _page_count_by_pypdf(path: Path) -> int | None:
     """A second opinion on a file PDFium refused: pypdf's page count, None if it fails too.
     PDFium rejects a well-formed PDF with an empty page tree as a "data format error"."""
@@ -269,6 +280,8 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
                 failed.append(number)
                 pages.append([])
         boilerplate = find_boilerplate(pages)
+        # on the first block: what the document context (ingest.doc_context) reads besides the text
+        hints = DocumentHints(_metadata_title(document), running_lines(pages, boilerplate))
         found_text = False
         for number, lines in enumerate(pages, start=1):
             found: list[PdfTable] = []
@@ -283,8 +296,8 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
                     log.warning("%s: page %d: table extraction failed: %s: %s", path, number, type(e).__name__, e)
             if not found:
                 for block in _text_blocks(lines, boilerplate, number):
+                    yield block if found_text else replace(block, document=hints)
                     found_text = True
-                    yield block
                 continue
             page = document[number - 1]
             try:
@@ -300,8 +313,8 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
                         box = (left + x0 + 1, bottom + y0 + 1, left + x1 - 1, bottom + y1 - 1)
                         blocks = _text_blocks(_page_lines(page, box), boilerplate, number)
                     for block in blocks:
+                        yield block if found_text else replace(block, document=hints)
                         found_text = True
-                        yield block
             finally:
                 page.close()
         if not found_text:
