@@ -109,6 +109,39 @@ def status(index: IndexOpt = None, json_out: JsonOpt = False, config: ConfigOpt 
             typer.echo(f"{k:>15}: {v}")
 
 
+@app.command()
+def documents(index: IndexOpt = None, groups: Annotated[str | None, typer.Option(
+        "--groups", help="List what these groups may see (public always; '*' = all).")] = "*",
+              json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """List the indexed documents: id, source, groups, chunks."""
+    from ingest.catalog import IndexMismatchError
+
+    try:
+        docs = _rag(index, config).documents(groups=_groups(groups))
+    except (IndexMismatchError, ValueError) as e:
+        raise _fail(str(e)) from None
+    if json_out:
+        _print_json({"documents": [d.to_dict() for d in docs]})
+        return
+    for d in docs:
+        typer.echo(f"{d.doc_id}  {d.source}  groups={','.join(d.groups)}  chunks={d.chunks}")
+
+
+@app.command()
+def remove(doc_ids: Annotated[list[str], typer.Argument(help="Document ids (see `ragqa documents`).",
+                                                        show_default=False)],
+           index: IndexOpt = None, config: ConfigOpt = None) -> None:
+    """Delete documents from the index (catalog, vectors, keyword index)."""
+    from ingest.catalog import IndexMismatchError
+    from ingest.pipeline import IngestBusyError
+
+    try:
+        report = _rag(index, config).remove(doc_ids)
+    except (IndexMismatchError, IngestBusyError, ValueError) as e:
+        raise _fail(str(e)) from None
+    typer.echo(f"removed {len(report.documents)} documents ({report.chunks} chunks)", err=True)
+
+
 # -- options shared by search / ask / chat: each maps to an AnswerSettings field (None: the
 # configured value, so the CLI and the Python API share one set of defaults) or to Filters --
 GroupsOpt = Annotated[

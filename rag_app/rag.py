@@ -30,10 +30,11 @@ from retrieval.types import Filters, Hit, Retriever
 from .answerability import TermSupport
 from .config import RAGConfig, default_refusal_threshold, load_config, refusal_threshold_key
 from .prompting import Prompt
-from .types import Answer, ContextGenerator, GenerationResult, Generator, IndexStatus, Message
+from .types import Answer, ContextGenerator, DocumentInfo, GenerationResult, Generator, IndexStatus, Message
 
 if TYPE_CHECKING:
     from ingest.pipeline import IngestReport, ProgressCallback
+    from ingest.removal import RemovalReport
     from retrieval.index import IndexReader
 
 
@@ -93,6 +94,8 @@ class RAG:
         self._reader: IndexReader | None = reader
         self._shared_reader = False
         self._lock = threading.RLock()
+        self._built_at = -1  # catalog generation when the retriever was last checked
+        self._built_langs: list[str] = []  # the index's languages the retriever was built for
 
     @classmethod
     def from_config(cls, config_file: Path | str | None = None, **overrides: Any) -> RAG:
@@ -131,10 +134,20 @@ class RAG:
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
+        """The configured retriever; rebuilt when an ingest (by any process) changed the index's
+        languages, since hybrid runs one dense list per language."""
+        if self._custom_retriever:
+            assert self._retriever is not None
+            return self._retriever
+        generation = self.reader.catalog.generation()
+        built = self._retriever
+        if built is None or (generation != self._built_at and self.reader.languages() != self._built_langs):
             with self._lock:
-                if self._retriever is None:
+                if self._retriever is built:
+                    self._built_langs = self.reader.languages()
                     self._retriever = self._build_retriever()
+        self._built_at = generation
+        assert self._retriever is not None
         return self._retriever
 
     def _build_retriever(self) -> Retriever:
@@ -402,12 +415,22 @@ class RAG:
         per step. Searches running meanwhile keep answering; the next one sees the new documents."""
         from ingest.pipeline import Ingestor
 
-        report = Ingestor(self.config.index, progress=progress).run([Path(p) for p in paths], prune=prune,
-                                                                     reindex=reindex)
-        with self._lock:
-            if not self._custom_retriever:
-                self._retriever = None  # per-language lists follow the languages now indexed
-        return report
+        return Ingestor(self.config.index, progress=progress).run([Path(p) for p in paths], prune=prune,
+                                                                  reindex=reindex)
+
+    def documents(self, *, groups: Sequence[str] | None = None) -> list[DocumentInfo]:
+        """The indexed documents ``groups`` may see (the retrievers' rule), by source."""
+        from .index_status import list_documents
+
+        return list_documents(self.config.index, groups)
+
+    def remove(self, doc_ids: Sequence[str]) -> RemovalReport:
+        """Delete documents (``DocumentInfo.doc_id``) from the index: catalog, vectors and keyword
+        index (``ingest.removal``). Searches running meanwhile keep answering; the next one no longer
+        sees them. A removed file still in an ingested folder returns with the next ingest of it."""
+        from ingest.removal import remove_documents
+
+        return remove_documents(self.config.index, doc_ids)
 
     def close(self) -> None:
         """Give back the index reader (the shared one closes when its last user closes)."""

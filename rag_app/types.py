@@ -190,3 +190,26 @@ class IndexStatus:
                 "analyzer": self.analyzer, "format_version": self.format_version, "generation": self.generation,
                 "vector_store": self.vector_store, "languages": dict(self.languages),
                 "last_ingest": self.last_ingest}
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """One indexed document as ``RAG.documents()`` lists it. ``source`` is relative to ``root``
+    (the folder it was ingested from: ``Path(root) / source`` is the original file);
+    ``indexed_at`` is the ISO time it was last indexed."""
+
+    doc_id: str
+    source: str
+    root: str
+    file_type: str
+    groups: tuple[str, ...]
+    title: str | None
+    date: str | None
+    chunks: int
+    size_bytes: int
+    indexed_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"doc_id": self.doc_id, "source": self.source, "root": self.root, "file_type": self.file_type,
+                "groups": list(self.groups), "title": self.title, "date": self.date, "chunks": self.chunks,
+                "size_bytes": self.size_bytes, "indexed_at": self.indexed_at}

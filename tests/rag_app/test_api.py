@@ -315,3 +315,44 @@ def test_refusal_thresholds_are_per_embedder(index: Path) -> None:
         with cat.transaction() as db:
             cat.set_meta(db, "embedder_id", "ragqa/hashing-ngram-v1")
     rag.close()
+
+
+# -- documents: list (with permissions), remove; new languages reach every configuration ------------
+def test_documents_are_listed_with_permissions_and_removed(tmp_path: Path) -> None:
+    rag = RAG(RAGConfig(index=IndexSettings(index_dir=tmp_path / "idx", embedder="hashing"),
+                        answer=AnswerSettings(generator="extractive")))
+    assert rag.documents() == []
+    docs = _write_docs(tmp_path / "docs", DOCS)
+    rag.ingest([docs])
+    public = {d.source for d in rag.documents()}
+    assert public == {"leave.md", "vpn.md", "kyuka.md"}  # salary.md is hr-only
+    everything = rag.documents(groups=["hr"])
+    assert {d.source for d in everything} == public | {"salary.md"}
+    salary = next(d for d in everything if d.source == "salary.md")
+    assert salary.groups == ("hr",) and Path(salary.root, salary.source).is_file() and salary.chunks >= 1
+    vpn = next(d for d in everything if d.source == "vpn.md")
+    assert any(h.chunk.source == "vpn.md" for h in rag.search("WireGuard port 51820"))
+    report = rag.remove([vpn.doc_id])
+    assert report.documents == (vpn.doc_id,) and report.chunks == vpn.chunks
+    assert all(h.chunk.source != "vpn.md" for h in rag.search("WireGuard port 51820"))
+    assert "vpn.md" not in {d.source for d in rag.documents()}
+    assert rag.status().documents == 3
+    with pytest.raises(ValueError, match=r"unknown document ids \['nope'\].*RAG.documents\(\)"):
+        rag.remove(["nope"])
+    rag.close()
+
+
+def test_a_language_indexed_later_reaches_every_configuration(tmp_path: Path) -> None:
+    settings_ = IndexSettings(index_dir=tmp_path / "idx", embedder="hashing")
+    asker = RAG(RAGConfig(index=settings_, answer=AnswerSettings(generator="extractive")))
+    asker.ingest([_write_docs(tmp_path / "en", {"a.md": "# A\n\nThe library opens at nine every day."})])
+    assert asker.retriever.name == "hybrid" and asker.search("library opens")
+    assert [r.name for r in asker.retriever.retrievers] == ["dense", "bm25"]  # type: ignore[attr-defined]
+    other = RAG(RAGConfig(index=settings_, answer=AnswerSettings(generator="extractive")))
+    other.ingest([_write_docs(tmp_path / "ja", {"b.md": "# B\n\n図書館は毎日9時に開館します。"})])
+    hits = asker.search("図書館は何時に開館しますか")  # asker did not ingest: it still sees the Japanese list
+    assert hits and hits[0].chunk.source == "b.md" and hits[0].dense_score is not None
+    names = sorted(r.name for r in asker.retriever.retrievers)  # type: ignore[attr-defined]
+    assert names == ["bm25", "dense[en]", "dense[ja]"]  # one dense list per language now indexed
+    asker.close()
+    other.close()

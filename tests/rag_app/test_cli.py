@@ -105,3 +105,22 @@ def test_bad_values_fail_with_the_fix(index: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "invalid date_from 'yesterday'" in r.output
     r = CliRunner().invoke(app, ["status", "--index", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and "ragqa ingest PATH" in r.output
+
+
+def test_documents_and_remove(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "hr").mkdir(parents=True)
+    (docs / "hr" / "a.md").write_text("---\ngroups: [hr]\n---\n# A\n\nSalary bands are reviewed yearly.",
+                                      encoding="utf-8")
+    (docs / "b.md").write_text("# B\n\nThe office opens at nine.", encoding="utf-8")
+    idx = str(tmp_path / "idx")
+    assert CliRunner().invoke(app, ["ingest", str(docs), "--index", idx, "--embedder", "hashing"]).exit_code == 0
+    everything = _json(["documents", "--index", idx, "--json"])["documents"]
+    assert {d["source"] for d in everything} == {"hr/a.md", "b.md"}
+    public = _json(["documents", "--index", idx, "--groups", "", "--json"])["documents"]
+    assert [d["source"] for d in public] == ["b.md"]
+    r = CliRunner().invoke(app, ["remove", public[0]["doc_id"], "--index", idx])
+    assert r.exit_code == 0, r.output
+    assert [d["source"] for d in _json(["documents", "--index", idx, "--json"])["documents"]] == ["hr/a.md"]
+    bad = CliRunner().invoke(app, ["remove", "nope", "--index", idx])
+    assert bad.exit_code == 2 and "unknown document ids ['nope']" in bad.output
