@@ -83,7 +83,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 2e-4,
     epochs: float = 1.0,
     max_steps: Annotated[int, typer.Option(help="Stop after this many optimizer steps (overrides --epochs).")] = -1,
-    max_length: Annotated[int, typer.Option(help="Longest record in tokens; longer ones are left out.")] = 1024,
+    max_length: Annotated[int, typer.Option(help="Longest record in tokens; longer ones are left out.")] = 2048,
     batch_size: int = 1,
     grad_accum: int = 4,
     save_steps: int = 50,

@@ -88,7 +88,7 @@ class TrainConfig:
     learning_rate: float = 2e-4  # LoRA rates are ~10x full fine-tuning's (trl's default is 2e-5)
     epochs: float = 1.0
     max_steps: int = -1  # > 0 overrides epochs (bounded runs)
-    max_length: int = 1024  # tokens of prompt + completion; longer records are truncated by trl
+    max_length: int = 2048  # tokens of prompt + completion; longer records are left out (SmolLM2: a Japanese system prompt alone is ~850)
     batch_size: int = 1
     grad_accum: int = 4  # effective batch = batch_size * grad_accum
     warmup_ratio: float = 0.05  # share of the steps with a linear warm-up

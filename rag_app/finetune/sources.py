@@ -140,12 +140,12 @@ def _read_qa_jsonl(path: Path) -> Read:
         if not isinstance(obj, dict):
             issues.append(Issue(where, f"a qa.jsonl line must be a JSON object, not {type(obj).__name__}"))
             continue
-        missing = [k for k in ("question", "source") if not obj.get(k)]
+        answerable = bool(obj.get("answerable", True))
+        missing = [k for k in ("question", "source") if not obj.get(k) and (k == "question" or answerable)]
         if missing:
             issues.append(Issue(where, f"missing {', '.join(missing)} (a qa.jsonl line needs id, question, "
-                                       "answer, answerable, source)"))
+                                       "answerable, and answer + source when answerable)"))
             continue
-        answerable = bool(obj.get("answerable", True))
         answer = str(obj.get("answer") or "").strip()
         if answerable and not answer:
             issues.append(Issue(where, "answerable question without an answer"))
@@ -153,7 +153,8 @@ def _read_qa_jsonl(path: Path) -> Read:
         q = str(obj["question"]).strip()
         questions.append(GoldQuestion(
             qid=str(obj.get("id") or f"{path.stem}-{no}"), question=q, answers=(answer,) if answer else (),
-            source=str(obj["source"]), group=str(obj["source"]), lang=detect_question_lang(q),
+            source=str(obj.get("source") or ""), group=str(obj.get("source") or f"unanswerable:{no}"),
+            lang=detect_question_lang(q),
             origin=path.name, answerable=answerable, groups=tuple(obj.get("groups") or ())))
     return Read(path, "qa.jsonl", questions=tuple(questions), issues=tuple(issues), license=license_of(path),
                 lines=lines)

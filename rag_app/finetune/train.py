@@ -125,16 +125,25 @@ def fp32_copy(base: Base, cache: Path) -> Path:
     if (cache / "config.json").is_file():
         return cache
     where, extra = base.where
-    model: Any = transformers.AutoModelForCausalLM.from_pretrained(where, local_files_only=True,
-                                                                   dtype=torch.float32, **extra)
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
+    model = _load_fp32(where, extra)
     tmp = cache.with_name(cache.name + ".partial")
     model.save_pretrained(str(tmp))
     transformers.AutoTokenizer.from_pretrained(where, local_files_only=True, **extra).save_pretrained(str(tmp))
     tmp.rename(cache)
     return cache
+
+
+def _load_fp32(where: str, extra: dict[str, str]) -> Any:
+    """An fp32 model; from a GGUF file, de-quantised and freed of its gguf quantizer record, which
+    makes transformers refuse to train or save it (the weights are plain fp32 by then)."""
+    model: Any = transformers.AutoModelForCausalLM.from_pretrained(where, local_files_only=True,
+                                                                   dtype=torch.float32, **extra)
+    if extra.get("gguf_file"):
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    return model
 
 
 def load_model(base: Base, config: TrainConfig) -> Any:
@@ -143,8 +152,7 @@ def load_model(base: Base, config: TrainConfig) -> Any:
         _need("gguf", "pip install gguf")
     where, extra = base.where
     if config.method != "qlora":
-        return transformers.AutoModelForCausalLM.from_pretrained(where, local_files_only=True,
-                                                                 dtype=torch.float32, **extra)
+        return _load_fp32(where, extra)
     _need("bitsandbytes", QLORA_HINT)
     peft = _need("peft")
     if base.path.is_file():

@@ -109,9 +109,11 @@ def test_bad_input_is_reported_by_line_and_skipped(tmp_path: Path) -> None:
     qa.write_text('{"id": "a", "question": "Q?", "answer": "x", "answerable": true, "source": "d.md"}\n'
                   "{not json\n"
                   '{"id": "c", "question": "Q2?", "answerable": true, "source": "d.md"}\n'
-                  '{"id": "d", "answer": "y", "source": "d.md"}\n', encoding="utf-8")
+                  '{"id": "d", "answer": "y", "source": "d.md"}\n'
+                  '{"id": "e", "question": "Unanswerable?", "answerable": false}\n', encoding="utf-8")
     read = read_gold(qa)
-    assert [q.qid for q in read.questions] == ["a"]
+    assert [q.qid for q in read.questions] == ["a", "e"]
+    assert not read.questions[1].answerable and read.questions[1].group == "unanswerable:5"
     assert [i.where for i in read.issues] == [f"{qa}:2", f"{qa}:3", f"{qa}:4"]
     assert "malformed JSON" in read.issues[0].reason and "without an answer" in read.issues[1].reason
     empty = tmp_path / "empty.jsonl"
