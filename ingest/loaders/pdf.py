@@ -59,12 +59,14 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 TableMode = Literal["ruled", "all", "off"]
 TABLE_MODES: tuple[str, ...] = ("ruled", "all", "off")
 TABLES_ENV = "RAGQA_PDF_TABLES"
-# Default "ruled": pdfplumber costs ~0.7 s per page it reads (pdfminer parses the whole page; PDFium's
-# text costs ~0.02 s), and SEC filings have tables on most pages, as shaded bands without vertical
-# rules: reading those ("all") made FinanceBench ingest ~30× slower in the loader, more than the
-# encoder's own time per page, against the ≥ 90 % ingest/encoder target (BENCHMARKS.md). Ruled
-# tables (vertical rules or stroked cell borders: generated reports, price lists, SLAs) are rare
-# in filings and are what "ruled" reads.
+# Default "ruled", by measurement on the FinanceBench filings (BENCHMARKS.md "PDF parsing"):
+# pdfplumber costs ~0.7 s per page it reads (pdfminer parses the whole page; PDFium's text costs
+# ~0.01-0.02 s), and filings carry shaded-band tables on most pages. "all" cost 0.37 s/page over
+# the filings (0.79 s/page on 3M's 10-K), as much as the encoder's own ~0.5-0.8 s for such a page,
+# which breaks the ingest >= 90 % of bare-encoder target. "ruled" searches only pages with
+# vertical rules or stroked cell borders (23 % of sampled filing pages, and the grids of
+# generated reports, price lists, SLAs): 0.09 s/page on 3M's 10-K (0.14 s/page over all
+# filings on a machine at load average 5-18), ~10-15 % of the encoder's time.
 DEFAULT_TABLE_MODE: TableMode = "ruled"
 # A page is searched for tables when PDFium counts at least this many rule-like path objects on
 # it: vertical rules and stroked cells for "ruled"; any path for "all". A text-only filing page
