@@ -50,7 +50,7 @@ SHARE_GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)  # refuse when share >
 def support_share(rag: Any, question: str, hits: Sequence[Any], lang: str, drop_source: str | None = None) -> float:
     """``RAG.lexical_support``'s share (0 when it abstains); with ``drop_source`` the same check
     with the statistics of the corpus without that document (its chunks' BM25 terms)."""
-    from rag_app.answerability import question_terms, term_support
+    from rag_app.answerability import question_terms, support_terms, term_support
 
     if drop_source is None:
         found = rag.lexical_support(question, hits, lang)
@@ -61,7 +61,7 @@ def support_share(rag: Any, question: str, hits: Sequence[Any], lang: str, drop_
     gold = [set(t) for t in reader.catalog.terms_of_source(drop_source)]
     n -= len(gold)
     df = {t: v - sum(t in g for g in gold) for t, v in df.items()}
-    same = [reader.analyzer.tokenize(h.chunk.text) for h in hits if h.chunk.lang == lang]
+    same = [support_terms(h.chunk, reader.analyzer) for h in hits if h.chunk.lang == lang]
     sup = term_support(terms, same, df, n)
     return sup.unsupported_share if sup.applicable else 0.0
 

@@ -10,7 +10,8 @@ of that weight no retrieved chunk contains: ``unsupported_share`` in [0, 1]. A t
 does not hold at all gets the largest weight a term can have.
 
 Only chunks in the question's language count as support, and when none of them is, the check
-abstains (``applicable`` False): a Japanese chunk cannot support English words lexically.
+abstains (``applicable`` False): a Japanese chunk cannot support English words lexically. A
+chunk supports the terms of its text and of its document's context line (``support_terms``).
 
 The refusal cut (``AnswerSettings.max_unsupported``) is fitted by ``benchmarks/bench_refusal.py``
 on SQuAD and JSQuAD questions whose gold paragraph is removed from the results (near misses:
@@ -45,6 +46,18 @@ def question_terms(question: str, analyzer: Analyzer) -> list[str]:
     without the words that only ask (``how many``, 何日, いくら ...)."""
     text = _HOW_WORD.sub("how", question)
     return [t for t in analyzer.tokenize(text) if "何" not in t and t not in JA_QUESTION_WORDS]
+
+
+class _Chunk(Protocol):
+    text: str
+    doc_context: str
+
+
+def support_terms(chunk: _Chunk, analyzer: Analyzer) -> list[str]:
+    """The terms a retrieved chunk supports: its text's and its document context line's (title,
+    issuer, form, period, file name), so a question's "microsoft", "q3" or "10-k" is matched at
+    document level even though a filing's page says "we" or "the Company"."""
+    return analyzer.tokenize(f"{chunk.doc_context}\n{chunk.text}" if chunk.doc_context else chunk.text)
 
 
 def bm25_idf(df: int, n_docs: int) -> float:
@@ -84,4 +97,4 @@ def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence
     return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
 
 
-__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_terms", "term_support"]
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_terms", "support_terms", "term_support"]

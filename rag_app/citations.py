@@ -101,7 +101,8 @@ def resolve_citations(parse: CitationParse, hits: Sequence[Hit]) -> tuple[Citati
             )
         chunk = hits[n - 1].chunk
         out.append(
-            Citation(n=n, chunk_id=chunk.id, source=chunk.source, page=chunk.page, heading=chunk.heading)
+            Citation(n=n, chunk_id=chunk.id, source=chunk.source, page=chunk.page, heading=chunk.heading,
+                     document=chunk.doc_context)
         )
     return tuple(out)
 

@@ -262,7 +262,7 @@ def _print_answer(ans: Any) -> None:
         typer.echo("")
         for c in ans.citations:
             loc = c.source + (f" p.{c.page}" if c.page else "") + (f" [{c.heading}]" if c.heading else "")
-            typer.echo(f"[{c.n}] {loc}")
+            typer.echo(f"[{c.n}] {loc}" + (f" — {c.document}" if c.document else ""))
     elif ans.refused and ans.retrieved:
         typer.echo("\nclosest passages found:")
         for h in ans.retrieved[:3]:

@@ -228,7 +228,7 @@ class RAG:
     def lexical_support(self, question: str, hits: Sequence[Hit], lang: str) -> TermSupport | None:
         """How much of the question's idf-weighted terms the hits in its language contain
         (``rag_app.answerability``); None without an index (a custom retriever alone)."""
-        from .answerability import question_terms, term_support
+        from .answerability import question_terms, support_terms, term_support
 
         if not self._uses_index():
             return None
@@ -239,7 +239,7 @@ class RAG:
             doc_freq, n_docs = reader.doc_freq(q_terms)
         except Exception:  # an index without a keyword side cannot judge: abstain
             return None
-        same = [analyzer.tokenize(h.chunk.text) for h in hits if h.chunk.lang == lang]
+        same = [support_terms(h.chunk, analyzer) for h in hits if h.chunk.lang == lang]
         return term_support(q_terms, same, doc_freq, n_docs)
 
     # -- answering ------------------------------------------------------------------------------

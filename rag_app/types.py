@@ -80,22 +80,24 @@ class ContextGenerator(Generator, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """A ``[n]`` marker in an answer, resolved to the context block it names."""
+    """A ``[n]`` marker in an answer, resolved to the context block it names. ``document`` is the
+    cited document's context line (title, issuer, form, period: ``Chunk.doc_context``)."""
 
     n: int
     chunk_id: str
     source: str
     page: int | None
     heading: str
+    document: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "chunk_id": self.chunk_id, "source": self.source, "page": self.page,
-                "heading": self.heading}
+                "heading": self.heading, "document": self.document}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Citation:
         return cls(n=int(d["n"]), chunk_id=str(d["chunk_id"]), source=str(d["source"]), page=d.get("page"),
-                   heading=str(d.get("heading") or ""))
+                   heading=str(d.get("heading") or ""), document=str(d.get("document") or ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,3 +76,23 @@ def test_gate_refuses_a_question_about_what_the_corpus_never_mentions(tmp_path: 
         off.close()
     finally:
         rag.close()
+
+
+def test_the_document_context_supports_entity_names_a_filing_never_repeats() -> None:
+    """A 10-Q page says "we": the company, form and quarter are only in its document context."""
+    from dataclasses import replace
+
+    from ingest.analysis import get_analyzer
+    from ingest.types import Chunk
+    from rag_app.answerability import question_terms, support_terms, term_support
+
+    analyzer = get_analyzer("default")
+    text = "Net cash provided by operating activities was $28.8 billion in the quarter."
+    chunk = Chunk(id="c", doc_id="d", text=text, source="MSFT_2023Q3_10Q.pdf", start=0, end=len(text), ordinal=0)
+    with_context = replace(chunk, doc_context="Microsoft Corporation | FORM 10-Q | 2023 Q3 | MSFT 2023Q3 10Q")
+    q = question_terms("What was Microsoft's net cash from operating activities in the 10-Q?", analyzer)
+    df = {t: 1 for t in q}
+    bare = term_support(q, [support_terms(chunk, analyzer)], df, 100)
+    ctx = term_support(q, [support_terms(with_context, analyzer)], df, 100)
+    assert "microsoft" in bare.unsupported and "microsoft" not in ctx.unsupported
+    assert ctx.unsupported_share < bare.unsupported_share
