@@ -49,8 +49,11 @@ def question_terms(question: str, analyzer: Analyzer) -> list[str]:
 
 
 class _Chunk(Protocol):
-    text: str
-    doc_context: str
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def doc_context(self) -> str: ...
 
 
 def support_terms(chunk: _Chunk, analyzer: Analyzer) -> list[str]:
