@@ -226,7 +226,9 @@ def breakdown(run: RunData, key: str, metric: str = PRIMARY) -> dict[str, dict[s
     groups: dict[str, list[str]] = {}
     for q in run.questions:
         groups.setdefault(getattr(q, key) or "(none)", []).append(q.qid)
-    return {s.label: {g: estimate(s, metric, qids) for g, qids in sorted(groups.items())} for s in run.systems}
+    table = {s.label: {g: estimate(s, metric, qids) for g, qids in sorted(groups.items())} for s in run.systems}
+    empty = {g for g in groups if all(row[g].n == 0 for row in table.values())}  # e.g. unanswerable for gold_in
+    return {label: {g: e for g, e in row.items() if g not in empty} for label, row in table.items()}
 
 
 def latency_percentiles(system: SystemRun) -> dict[str, float]:
