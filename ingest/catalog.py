@@ -6,7 +6,14 @@ One SQLite file (``catalog.sqlite``, WAL mode) with:
   and a ``generation`` counter bumped by every committed change (derived indexes such as the
   BM25 file record the generation they were built from and are rebuilt when it differs);
 - ``documents``: one row per source file with its content hash and fingerprint;
-- ``chunks``: every chunk's text, metadata and BM25 terms.
+- ``chunks``: every chunk's text, metadata (its document's context line included) and BM25 terms.
+
+Format 2 added ``chunks.doc_context``. A format-1 catalog is migrated in place when opened (the
+column is added, empty: its chunks were embedded and indexed without a context, so an empty one
+is the truth about them), and the next ingest re-indexes every file, because the document context
+is part of the chunking fingerprint in each file's fingerprint. Migrating rather than refusing
+keeps such an index answering until then (a refusal would make every old index fail until a
+full ``--reindex``).
 
 Chroma holds the vectors. A document's rows change in one SQLite transaction, which is the
 commit point of an ingest; everything else (Chroma, the BM25 file) is reconciled against this
@@ -27,7 +34,7 @@ from typing import Any
 
 from .types import Chunk
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CATALOG_FILE = "catalog.sqlite"
 TERM_SEP = "\x1f"  # joins BM25 terms in one TEXT column; analyzers never emit it
 _MAX_PARAMS = 500  # ids bound per IN (...) query: below SQLite's bound-parameter limit (999 in old builds)
@@ -68,14 +75,15 @@ CREATE TABLE IF NOT EXISTS chunks (
     file_type TEXT NOT NULL,
     date TEXT,
     n_tokens INTEGER NOT NULL,
-    terms TEXT NOT NULL
+    terms TEXT NOT NULL,
+    doc_context TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 """
 
 _CHUNK_COLS = (
     "id, doc_id, ordinal, text, source, start, \"end\", page, heading_path, sheet, lang, "
-    "content_hash, groups, file_type, date, n_tokens"
+    "content_hash, groups, file_type, date, n_tokens, doc_context"
 )
 
 
@@ -129,6 +137,7 @@ def chunk_from_row(row: Sequence[Any]) -> Chunk:
         file_type=row[13],
         date=row[14],
         n_tokens=row[15],
+        doc_context=row[16],
     )
 
 
@@ -149,6 +158,7 @@ class Catalog:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a committed document survives power loss
             db.executescript(_SCHEMA)
+            _migrate(db)
             self._db = db
         return self._db
 
@@ -337,11 +347,11 @@ class Catalog:
 
     def insert_chunks(self, db: sqlite3.Connection, chunks: Sequence[Chunk], terms: Sequence[Sequence[str]]) -> None:
         db.executemany(
-            f"INSERT OR REPLACE INTO chunks({_CHUNK_COLS}, terms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO chunks({_CHUNK_COLS}, terms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (c.id, c.doc_id, c.ordinal, c.text, c.source, c.start, c.end, c.page,
                  json.dumps(list(c.heading_path), ensure_ascii=False), c.sheet, c.lang, c.content_hash,
-                 json.dumps(list(c.groups)), c.file_type, c.date, c.n_tokens, TERM_SEP.join(t))
+                 json.dumps(list(c.groups)), c.file_type, c.date, c.n_tokens, c.doc_context, TERM_SEP.join(t))
                 for c, t in zip(chunks, terms, strict=True)
             ],
         )
@@ -388,6 +398,23 @@ class Catalog:
         """The BM25 terms of each chunk whose ``source`` is exactly ``source`` (ordinal order)."""
         rows = self.db.execute("SELECT terms FROM chunks WHERE source=? ORDER BY doc_id, ordinal", (source,))
         return [_split_terms(t) for (t,) in rows]
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Format 1 -> 2 in place: ``chunks.doc_context`` added (empty), the version recorded."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
+    if "doc_context" in columns:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}  # another process may have won
+        if "doc_context" not in columns:
+            db.execute("ALTER TABLE chunks ADD COLUMN doc_context TEXT NOT NULL DEFAULT ''")
+            db.execute("UPDATE meta SET value='2' WHERE key='format_version' AND value='1'")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _split_terms(joined: str) -> list[str]:

@@ -41,7 +41,9 @@ estimate (sum of unit counts minus the per-call overhead); if the real count exc
 
 Chunk metadata (``page``, ``sheet``, ``heading_path``) comes from the block holding the chunk's
 first non-whitespace character. ``lang`` is ``meta.lang`` when set, else
-:func:`ingest.lang.detect_lang` of the chunk text.
+:func:`ingest.lang.detect_lang` of the chunk text. ``doc_context`` (the document's context line,
+:mod:`ingest.doc_context`) is given by the caller and set on every chunk; it is not counted in
+``n_tokens`` nor in ``max_tokens``: it is outside the chunk's text.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
+from ingest.doc_context import DOC_CONTEXT_VERSION
 from ingest.lang import detect_lang
 from ingest.sentences import iter_sentence_spans
 from ingest.types import BLOCK_SEPARATOR, Block, Chunk, DocumentMeta
@@ -80,12 +83,14 @@ class ChunkingConfig:
     """Chunk size settings, in tokens of the embedder's tokenizer (specials included).
 
     ``min_tokens``: chunks below it are merged into a neighbour where they fit (see module doc).
+    ``doc_context``: every chunk carries its document's context line (``Chunk.doc_context``).
     """
 
     max_tokens: int = 256
     overlap_tokens: int = 32
     min_tokens: int = 16
     respect_headings: bool = True
+    doc_context: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
@@ -105,8 +110,15 @@ class ChunkingConfig:
             )
 
     def fingerprint(self) -> str:
-        """16 hex chars identifying these settings and the chunker version (index manifests)."""
-        payload = json.dumps({"version": CHUNKER_VERSION, **asdict(self)}, sort_keys=True)
+        """16 hex chars identifying these settings and the chunker version (index manifests).
+
+        Without the document context the payload is the one of the chunker before the context
+        existed (its chunks are the same), so such indexes stay fresh; with it, the context
+        extractor's version is part of it."""
+        fields = asdict(self)
+        if fields.pop("doc_context"):
+            fields["doc_context_version"] = DOC_CONTEXT_VERSION
+        payload = json.dumps({"version": CHUNKER_VERSION, **fields}, sort_keys=True)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
@@ -185,14 +197,15 @@ def chunk_document(
     blocks: Iterable[Block],
     count_tokens: Callable[[str], int],
     config: ChunkingConfig,
+    doc_context: str = "",
 ) -> Iterator[Chunk]:
     """Cut a document's blocks into chunks; see the module docstring for the rules.
 
     ``blocks`` is read once and may be a lazy iterator. ``count_tokens(text)`` is the
-    embedder's passage token count (specials included). Yields chunks in document order with
-    ordinals 0..n-1.
+    embedder's passage token count (specials included). ``doc_context`` goes on every chunk.
+    Yields chunks in document order with ordinals 0..n-1.
     """
-    packer = _Packer(meta, count_tokens, config)
+    packer = _Packer(meta, count_tokens, config, doc_context)
     for item, table in _with_tables(_locate(blocks, packer), packer):
         packer.start_block(item, table)
         yield from packer.drain()
@@ -289,8 +302,10 @@ def _units_of(item: _Item, packer: _Packer) -> Iterator[_Unit]:
 
 
 class _Packer:
-    def __init__(self, meta: DocumentMeta, count_tokens: Callable[[str], int], config: ChunkingConfig):
+    def __init__(self, meta: DocumentMeta, count_tokens: Callable[[str], int], config: ChunkingConfig,
+                 doc_context: str = ""):
         self.meta = meta
+        self.doc_context = doc_context
         self.count = count_tokens
         self.config = config
         self.max_tokens = config.max_tokens
@@ -558,6 +573,7 @@ class _Packer:
                 file_type=meta.file_type,
                 date=meta.date,
                 n_tokens=final.n_tokens,
+                doc_context=self.doc_context,
             )
         )
         self.ordinal += 1

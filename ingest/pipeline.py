@@ -37,7 +37,7 @@ from typing import Any
 
 from .catalog import Catalog, DocumentRecord
 from .settings import IndexSettings
-from .types import Chunk, DocumentMeta
+from .types import Block, Chunk, DocumentMeta
 
 HASH_BLOCK = 1 << 20  # bytes read at a time when hashing a file: bounded memory for huge files
 COMMIT_EVERY_DOCS = 64
@@ -353,11 +353,19 @@ def resolve_roots(paths: Sequence[Path | str]) -> list[Path]:
 
 def chunk_file(meta: DocumentMeta, path: Path, *, count_tokens: Callable[[str], int],
                config: Any) -> Iterator[Chunk]:
-    """Load ``path`` and chunk it (``config``: a ChunkingConfig; tokens counted by the embedder)."""
+    """Load ``path`` and chunk it (``config``: a ChunkingConfig; tokens counted by the embedder),
+    every chunk with the document's context line when ``config.doc_context`` (read from the
+    metadata and the first pages, ``ingest.doc_context``)."""
     from .chunking import chunk_document
+    from .doc_context import describe_document, lead_blocks
     from .loaders import load_blocks
 
-    return chunk_document(meta, load_blocks(path), count_tokens, config)
+    blocks: Iterator[Block] = load_blocks(path)
+    context = ""
+    if config.doc_context:
+        lead, blocks = lead_blocks(blocks)
+        context = describe_document(meta, lead).text()
+    return chunk_document(meta, blocks, count_tokens, config, context)
 
 
 @dataclass(frozen=True)
@@ -417,6 +425,7 @@ class Ingestor:
     def _open(self, reindex: bool) -> _OpenIndex:
         from .analysis import get_analyzer
         from .chunking import ChunkingConfig
+        from .doc_context import doc_context_enabled
         from .embedders import get_embedder
         from .store import ChromaStore
 
@@ -428,7 +437,8 @@ class Ingestor:
             collection = catalog.recorded("collection", s.collection, defaults.collection)
         embedder = get_embedder(spec)
         analyzer = get_analyzer(s.analyzer)
-        cfg = ChunkingConfig(max_tokens=min(s.chunk_tokens, embedder.max_tokens), overlap_tokens=s.chunk_overlap)
+        cfg = ChunkingConfig(max_tokens=min(s.chunk_tokens, embedder.max_tokens), overlap_tokens=s.chunk_overlap,
+                             doc_context=doc_context_enabled())
         store = ChromaStore(s.index_dir, collection, s.chroma_url)
         if reindex:
             self._wipe(catalog, store)

@@ -20,10 +20,11 @@ def make_reranker(spec: str | None) -> Reranker | None:
 
 
 def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50,
-                   weights: tuple[float, float] = (1.0, 1.0), reranker: Reranker | None = None) -> Retriever:
+                   weights: tuple[float, float] = (1.0, 1.0), reranker: Reranker | None = None,
+                   k: int = 60) -> Retriever:
     """The retriever of ``mode`` (``MODES``) over ``reader``. ``weights``: (dense, BM25) in the
-    hybrid fusion, the dense one for each language's list; ``depth``: candidates per list; a
-    ``reranker`` reorders the fused (or single) list."""
+    hybrid fusion, the dense one for each language's list; ``depth``: candidates per list; ``k``:
+    the RRF constant; a ``reranker`` reorders the fused (or single) list."""
     from .dense import DenseRetriever
     from .hybrid import HybridRetriever
     from .keyword import BM25Retriever
@@ -37,10 +38,10 @@ def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50
         langs = reader.languages()
         if len(langs) < 2:
             return HybridRetriever([DenseRetriever(reader), BM25Retriever(reader)], weights=weights, depth=depth,
-                                   reranker=reranker)
+                                   k=k, reranker=reranker)
         per_lang: list[Retriever] = [DenseRetriever(reader, lang) for lang in langs]
         return HybridRetriever([*per_lang, BM25Retriever(reader)], weights=[weights[0]] * len(per_lang) + [weights[1]],
-                               depth=depth, reranker=reranker)
+                               depth=depth, k=k, reranker=reranker)
     else:
         raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
     if reranker is not None:

@@ -233,3 +233,42 @@ def test_remove_deletes_the_sqlite_files(tmp_path: Path) -> None:
     fresh = make_catalog(tmp_path)
     assert fresh.chunk_count() == 0 and fresh.generation() == 0
     fresh.close()
+
+
+# -- format 2: the document context ----------------------------------------------------------------
+def test_a_chunk_keeps_its_document_context(tmp_path: Path) -> None:
+    cat = make_catalog(tmp_path)
+    c = Chunk(**{**chunk("a", 0).to_dict(), "heading_path": ("Top",), "groups": ("public",),
+                 "doc_context": "3M Company | Form 10-K | 3M 2018 10K"})
+    with cat.transaction() as db:
+        cat.insert_chunks(db, [c], [["t"]])
+    assert cat.get_chunks([c.id])[c.id] == c and next(cat.iter_chunks()).doc_context == c.doc_context
+    cat.close()
+
+
+def test_a_format_1_catalog_is_migrated_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "idx" / CATALOG_FILE
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE chunks (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
+            ordinal INTEGER NOT NULL, text TEXT NOT NULL, source TEXT NOT NULL, start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL, page INTEGER, heading_path TEXT NOT NULL, sheet TEXT, lang TEXT NOT NULL,
+            content_hash TEXT NOT NULL, groups TEXT NOT NULL, file_type TEXT NOT NULL, date TEXT,
+            n_tokens INTEGER NOT NULL, terms TEXT NOT NULL);
+        INSERT INTO meta VALUES ('format_version', '1'), ('embedder_id', 'e'), ('dim', '8'), ('analyzer', 'default');
+        INSERT INTO chunks VALUES (1, 'c1', 'd', 0, 'old text', 'a.md', 0, 8, NULL, '[]', NULL, 'en', 'h',
+            '["public"]', 'md', NULL, 3, 'old');
+    """)
+    db.commit()
+    db.close()
+    cat = Catalog(tmp_path / "idx")
+    cat.check()  # format 1 is read after the migration
+    assert cat.info().format_version == FORMAT_VERSION == 2
+    old = cat.get_chunks(["c1"])["c1"]
+    assert (old.text, old.doc_context) == ("old text", "")  # embedded without a context: none recorded
+    cat.close()
+    again = Catalog(tmp_path / "idx")
+    assert again.info().format_version == 2 and again.chunk_count() == 1  # migrating twice is a no-op
+    again.close()

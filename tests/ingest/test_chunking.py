@@ -508,3 +508,39 @@ def test_fifty_thousand_blocks_in_bounded_memory() -> None:
     assert peak < 2_000_000, peak
     assert total_chars > 4_000_000
     assert elapsed < 60
+
+
+# -- the document context ---------------------------------------------------------------------------
+def test_every_chunk_carries_the_document_context_outside_its_text() -> None:
+    blocks = [Block("Intro", kind="heading", heading_path=("Intro",)), Block("word " * 300, heading_path=("Intro",))]
+    ctx = "Acme Inc. | Form 10-K | acme 2020 10k"
+    chunks = list(chunk_document(make_meta(), blocks, fake_count, ChunkingConfig(max_tokens=64), ctx))
+    canonical = BLOCK_SEPARATOR.join(b.text for b in blocks)
+    assert len(chunks) > 2
+    for c in chunks:
+        assert c.doc_context == ctx and ctx not in c.text
+        assert canonical[c.start : c.end] == c.text
+        assert c.embedding_text().split("\n", 1)[0] == ctx
+    later = chunks[-1]  # not starting with its heading: context, heading, text
+    assert later.embedding_text() == f"{ctx}\nIntro\n{later.text}"
+    plain = list(chunk_document(make_meta(), blocks, fake_count, ChunkingConfig(max_tokens=64)))
+    assert [c.text for c in plain] == [c.text for c in chunks]  # the context does not change the cut
+    assert plain[-1].embedding_text() == f"Intro\n{plain[-1].text}"
+
+
+def test_chunk_round_trips_through_a_dict_with_its_context() -> None:
+    c = next(iter(chunk_document(make_meta(), [Block("some text")], fake_count, ChunkingConfig(), "Ctx | file")))
+    assert Chunk.from_dict(c.to_dict()) == c and c.to_dict()["doc_context"] == "Ctx | file"
+    old = {k: v for k, v in c.to_dict().items() if k != "doc_context"}  # a dict written before the field
+    assert Chunk.from_dict(old).doc_context == ""
+
+
+def test_the_fingerprint_says_whether_chunks_carry_a_context() -> None:
+    import hashlib
+    import json
+
+    on, off = ChunkingConfig(), ChunkingConfig(doc_context=False)
+    assert on.fingerprint() != off.fingerprint()
+    # without the context, the fingerprint of the chunker before the field existed: old indexes stay fresh
+    legacy = {"version": 1, "max_tokens": 256, "overlap_tokens": 32, "min_tokens": 16, "respect_headings": True}
+    assert off.fingerprint() == hashlib.sha256(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:16]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.catalog import Catalog, IndexMismatchError
+from ingest.catalog import FORMAT_VERSION, Catalog, IndexMismatchError
 from ingest.keyword import KeywordIndex
 from ingest.pipeline import Ingestor, IngestProgress, UsageError
 from ingest.settings import IndexSettings
@@ -305,7 +305,7 @@ def test_cli_ingest_json_contract(tmp_path: Path) -> None:
     assert st.returncode == 0, st.stderr
     info = json.loads(st.stdout)
     assert info["documents"] == 4 and info["chunks"] == out["chunks_added"]
-    assert info["embedder_id"] == "ragqa/hashing-ngram-v1" and info["format_version"] == 1
+    assert info["embedder_id"] == "ragqa/hashing-ngram-v1" and info["format_version"] == FORMAT_VERSION
     bad = subprocess.run([sys.executable, "-m", "rag_app.cli", "ingest", str(tmp_path / "missing"), "--index",
                           str(index)], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "path not found" in bad.stderr
