@@ -12,7 +12,8 @@ metadata title (a PDF's /Title), the running header the loader removed (a title 
 page), the first heading. The issuer comes from an SEC cover page ("(Exact name of registrant as
 specified in its charter)"), else from a line or a name with a company suffix (Inc., plc,
 株式会社, ...); the form from the cover ("FORM 10-K"); the period from the cover ("For the fiscal
-year ended December 31, 2018"), else the sidecar date, else the first date on the first page.
+year ended December 31, 2018"), else the sidecar date, else the first date in the first pages.
+"The cover" is the first ``LEAD_PAGES`` pages (a 10-K may print only "FORM 10-K" on page 1).
 The file name is always there, split into words ("3M_2018_10K" -> "3M 2018 10K").
 
 The line is bounded (``MAX_CONTEXT_CHARS``; each part ``MAX_PART_CHARS``): it costs embedder
@@ -86,7 +87,13 @@ _JUNK_TITLE = re.compile(
     r"^(untitled|anonymous|document\d*|none|null|title)$|\.(docx?|pdf|pptx?|xlsx?|html?|txt)$", re.IGNORECASE
 )
 _OFFICE_PREFIX = re.compile(r"^(?:Microsoft\s+(?:Word|PowerPoint|Excel)\s+-\s+)", re.IGNORECASE)
-_GENERIC_RUNNING = re.compile(r"^(table of contents|contents|page|目次|index)$", re.IGNORECASE)
+# Running lines that name a place in the document, not the document: "Table of Contents", "PART II".
+_GENERIC_RUNNING = re.compile(
+    r"^(table of contents|contents|page|目次|index|(part|item|section|chapter)(\s+([ivxlc]+|#)[a-z]?)?\.?)$",
+    re.IGNORECASE,
+)
+# Cover-page furniture that PDFium can set on the registrant's line: "Commission File Number 001-37622 ____".
+_COVER_NOISE = re.compile(r"commission\s+file\s+(?:number|no\.?)\s*[\w-]*|_{2,}", re.IGNORECASE)
 # Page numbering at either end of a running line: "1 / 4", "Page 3 of 10", "- 12 -", "| 10"; a bare
 # number of 4 digits is a year ("Annual Report 2023"), not a page.
 _PAGE_NO = r"(?:page\s*\d+(?:\s*of\s*\d+)?|\d+\s*/\s*\d+|\d{1,3})"
@@ -145,14 +152,13 @@ def lead_blocks(blocks: Iterable[Block]) -> tuple[list[Block], Iterator[Block]]:
     it = iter(blocks)
     head: list[Block] = []
     chars = 0
-    first_page: int | None = None
     for block in it:
+        first = head[0].page if head else block.page
+        if block.page is not None and first is not None and block.page >= first + LEAD_PAGES:
+            return head, itertools.chain(head, [block], it)  # read, but past the lead
         head.append(block)
         chars += len(block.text)
-        if first_page is None:
-            first_page = block.page
-        past = block.page is not None and first_page is not None and block.page >= first_page + LEAD_PAGES
-        if past or len(head) >= LEAD_BLOCKS or chars >= LEAD_CHARS:
+        if len(head) >= LEAD_BLOCKS or chars >= LEAD_CHARS:
             break
     return head, itertools.chain(head, it)
 
@@ -161,7 +167,7 @@ def describe_document(meta: DocumentMeta, lead: Sequence[Block]) -> DocContext:
     """The :class:`DocContext` of a document from its metadata and first blocks (``lead``)."""
     hints = next((b.document for b in lead if b.document is not None), None) or DocumentHints()
     running = _running_title(hints.running_lines)
-    lines = [line.strip() for b in _first_page(lead) for line in b.text.split("\n") if line.strip()]
+    lines = [line.strip() for b in lead for line in b.text.split("\n") if line.strip()]
     cover = "\n".join(lines)
     title = _first(_clean_title(meta.title), _clean_title(hints.title), running, _first_heading(lead))
     if running == title:
@@ -225,13 +231,6 @@ def _clip(text: str, n: int) -> str:
     return text[: cut if cut > n // 2 else n].rstrip(" ,;:-|")
 
 
-def _first_page(lead: Sequence[Block]) -> list[Block]:
-    if not lead:
-        return []
-    page = lead[0].page
-    return [b for b in lead if b.page == page]
-
-
 def _clean_title(title: str | None) -> str | None:
     """A metadata title worth showing: not a file name, an id without letters or a placeholder."""
     if not title:
@@ -247,8 +246,8 @@ def _running_title(lines: Sequence[str]) -> str | None:
     Contents" or "Page 3"."""
     for line in lines:
         line = _PAGE_NUMBER.sub("", line).strip(" -|·")
-        bare = normalise_line(line).replace("#", "").strip(" -|.:")
-        if _LETTER.search(bare) and not _GENERIC_RUNNING.match(bare):
+        norm = normalise_line(line).strip(" -|.:")
+        if _LETTER.search(norm.replace("#", "")) and not _GENERIC_RUNNING.match(norm):
             return line
     return None
 
@@ -262,11 +261,11 @@ def _registrant(lines: Sequence[str]) -> str | None:
     for i, line in enumerate(lines):
         m = _REGISTRANT.search(line)
         if m:
-            before = line[: m.start()].strip()
-            if _LETTER.search(before):
-                return before
-            if i > 0 and _LETTER.search(lines[i - 1]):
-                return lines[i - 1]
+            for candidate in (line[: m.start()], lines[i - 1] if i else ""):
+                name = " ".join(_COVER_NOISE.sub(" ", candidate).split())
+                if _LETTER.search(name):
+                    return name
+            return None
     return None
 
 

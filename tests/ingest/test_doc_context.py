@@ -81,9 +81,20 @@ def test_a_press_release_names_its_company_in_a_sentence_and_its_date() -> None:
     assert (ctx.issuer, ctx.form, ctx.period) == ("PepsiCo, Inc.", None, "April 25, 2023")
 
 
-def test_only_the_first_page_is_read_for_cover_fields() -> None:
-    ctx = describe_document(meta(), [page("Annual letter"), page(JPM_COVER, number=2)])
-    assert (ctx.issuer, ctx.form, ctx.period) == (None, None, None)
+def test_the_cover_may_start_on_the_second_page_and_ends_there() -> None:
+    two = describe_document(meta(), [page("FORM 10-K"), page(JPM_COVER.replace("FORM 10-Q", ""), number=2)])
+    assert (two.issuer, two.form, two.period) == ("JPMorgan Chase & Co.", "Form 10-K",
+                                                  "quarterly period ended March 31, 2021")
+    lead, _ = lead_blocks([page("Annual letter"), page("Contents", number=2), page(JPM_COVER, number=3)])
+    assert describe_document(meta(), lead).issuer is None  # page 3 is not read
+
+
+def test_cover_furniture_on_the_registrant_line_is_dropped() -> None:
+    cover = ("Commission File Number 001-37622 ______________________ SQUARE, INC.\n"
+             "(Exact name of registrant as specified in its charter) ______________________ Delaware")
+    assert describe_document(meta(), [page(cover)]).issuer == "SQUARE, INC."
+    logo = "Commission File Number 001-02217\n(Exact name of Registrant as specified in its charter)"
+    assert describe_document(meta(), [page(logo)]).issuer is None  # the name was an image
 
 
 # -- title sources, strongest first ------------------------------------------------------------------
@@ -99,6 +110,7 @@ HEADING = Block(text="First Heading", kind="heading", heading_path=("First Headi
         (None, DocumentHints(title="0000078003-23-000088", running_lines=HINTS.running_lines), [HEADING],
          "Kitsune Cloud株式会社 休暇規程"),  # an id without letters is no title; "Table of Contents" neither
         (None, DocumentHints(title="Microsoft Word - report.docx"), [HEADING], "First Heading"),
+        (None, DocumentHints(running_lines=("PART II", "Item 7.", "Item 8 12")), [HEADING], "First Heading"),
         (None, None, [page("body text")], None),
     ],
 )
@@ -176,7 +188,7 @@ def test_lead_blocks_reads_ahead_the_first_pages_only_and_loses_nothing() -> Non
             yield page(f"page {n}", number=n)
 
     lead, every = lead_blocks(blocks())  # type: ignore[arg-type]
-    assert [b.page for b in lead] == [1, 2, 3] and read == [1, 2, 3]  # page 3 is where it stopped
+    assert [b.page for b in lead] == [1, 2] and read == [1, 2, 3]  # page 3 is where it stopped
     assert [b.page for b in every] == list(range(1, 100))
 
 
