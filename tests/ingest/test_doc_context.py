@@ -77,8 +77,14 @@ def test_a_cover_whose_registrant_has_no_marker_uses_a_company_line() -> None:
 
 
 def test_a_press_release_names_its_company_in_a_sentence_and_its_date() -> None:
-    ctx = describe_document(meta("PEPSICO_2023Q1_EARNINGS.pdf"), [page(RELEASE)])
+    text = RELEASE + "\nFor more, see our Form 10-Q for the quarter."  # a mention is not the form
+    ctx = describe_document(meta("PEPSICO_2023Q1_EARNINGS.pdf"), [page(text)])
     assert (ctx.issuer, ctx.form, ctx.period) == ("PepsiCo, Inc.", None, "April 25, 2023")
+
+
+def test_a_form_after_a_rule_on_the_cover_line_counts() -> None:
+    cover = "Washington, D.C. 20549 ______________________ FORM 10-K\nFor the fiscal year ended December 31, 2020"
+    assert describe_document(meta(), [page(cover)]).form == "Form 10-K"
 
 
 def test_the_cover_may_start_on_the_second_page_and_ends_there() -> None:
