@@ -339,3 +339,30 @@ def test_progress_callback_gets_every_stage(tmp_path: Path) -> None:
     steps.clear()
     Ingestor(settings(index), progress=steps.append).run([corpus])
     assert [(s.stage, s.done, s.total) for s in steps] == [("plan", 0, 3), ("prune", 1, 1), ("bm25", 1, 1)]
+
+
+def test_every_chunk_gets_its_document_context_in_the_catalog_and_bm25_terms(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "c"
+    (corpus / "policies").mkdir(parents=True)
+    body = " ".join(f"Sentence {j} says the rule number {j} applies." for j in range(60))
+    (corpus / "policies" / "travel_rules_2026.md").write_text(f"# Travel\n\n{body}", encoding="utf-8")
+    (corpus / "policies" / "travel_rules_2026.md.meta.json").write_text('{"title": "Zephyrine Travel Handbook"}',
+                                                                         encoding="utf-8")
+    Ingestor(settings(tmp_path / "idx")).run([corpus])
+    cat = Catalog(tmp_path / "idx")
+    chunks = list(cat.iter_chunks())
+    terms = dict(cat.iter_terms())
+    assert len(chunks) > 3
+    for c in chunks:
+        assert c.doc_context == "Zephyrine Travel Handbook | travel rules 2026" and "Zephyrine" not in c.text
+        assert any("zephyrin" in t for t in terms[c.id])  # the context is BM25-indexed with every chunk
+    cat.close()
+
+    monkeypatch.setenv("RAGQA_DOC_CONTEXT", "off")  # a different chunking fingerprint: re-indexed
+    again = Ingestor(settings(tmp_path / "idx")).run([corpus])
+    assert again.files_indexed == 1
+    cat = Catalog(tmp_path / "idx")
+    assert {c.doc_context for c in cat.iter_chunks()} == {""}
+    assert not any("zephyrin" in t for ts in dict(cat.iter_terms()).values() for t in ts)
+    cat.close()
