@@ -16,7 +16,14 @@ from retrieval.types import ALL_GROUPS, PUBLIC_GROUP, Filters, Hit, Retriever
 
 from .config import AnswerSettings, RAGConfig, load_config
 from .generators.errors import GeneratorError
-from .prompting import PROMPT_TEMPLATE_VERSION, ContextBlock, Prompt, build_prompt
+from .prompting import (
+    CLOSED_BOOK_TEMPLATE_VERSION,
+    PROMPT_TEMPLATE_VERSION,
+    ContextBlock,
+    Prompt,
+    build_closed_book_prompt,
+    build_prompt,
+)
 from .rag import RAG, AnswerEvent, Prepared
 from .types import (
     ANSWER_SCHEMA_VERSION,
@@ -34,6 +41,7 @@ from .types import (
 __all__ = [
     "ALL_GROUPS",
     "ANSWER_SCHEMA_VERSION",
+    "CLOSED_BOOK_TEMPLATE_VERSION",
     "PROMPT_TEMPLATE_VERSION",
     "PUBLIC_GROUP",
     "RAG",
@@ -62,6 +70,7 @@ __all__ = [
     "Retriever",
     "StreamEvent",
     "UsageError",
+    "build_closed_book_prompt",
     "build_prompt",
     "load_config",
     "parse_filters",

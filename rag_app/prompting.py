@@ -264,6 +264,41 @@ def build_messages(
     return list(prompt.messages)
 
 
+# --- closed book: the question alone ---------------------------------------------------
+CLOSED_BOOK_TEMPLATE_VERSION = "ragqa-closed-book-1"
+
+_CLOSED_SYSTEM_EN = """You answer questions about the company's internal documents from what you know.
+Rules:
+1. Answer the question directly and concisely.
+2. If you do not know the answer, reply exactly "{refusal_en}" (for a Japanese question: "{refusal_ja}") and nothing else.
+3. Answer in the language of the question ({lang_name})."""
+_CLOSED_SYSTEM_JA = """あなたは社内文書についての質問に、知っている内容から答えるアシスタントです。
+- 質問に直接、簡潔に答えてください。
+- 答えが分からない場合は「{refusal_ja}」とだけ答えてください。
+- 質問と同じ言語（日本語）で回答してください。"""
+
+
+def closed_book_system_prompt(lang: str) -> str:
+    """The system message of a closed-book prompt (no context): answer from what you know."""
+    _check_lang(lang)
+    text = _CLOSED_SYSTEM_EN.format(refusal_en=REFUSAL_MESSAGES["en"], refusal_ja=REFUSAL_MESSAGES["ja"],
+                             lang_name=_LANG_NAMES[lang])
+    if lang == "ja":
+        text += "\n\n" + _CLOSED_SYSTEM_JA.format(refusal_ja=REFUSAL_MESSAGES["ja"])
+    return text
+
+
+def build_closed_book_prompt(question: str, lang: str) -> Prompt:
+    """Messages [system, user] with the question alone (``lang``: "ja" | "en"): the closed-book arm
+    of the evaluation and the closed-book fine-tuning records, one template for both."""
+    system = closed_book_system_prompt(lang)
+    user = (f"{QUESTION_LABEL} {escape_context_text(question.strip())}\n"
+            f"{_ANSWER_IN[lang]} If you do not know, reply: {refusal_message(lang)}")
+    return Prompt(messages=(Message("system", system), Message("user", user)), contexts=(), system=system,
+                  question=question.strip(), lang=lang, template_version=CLOSED_BOOK_TEMPLATE_VERSION)
+
+
+
 # --- parsing a built prompt back ----------------------------------------------------------
 _BLOCK_RE = re.compile(r"<context\s+([^>]*)>\n?(.*?)\n?</context>", re.DOTALL)
 _ATTR_RE = re.compile(r'(\w+)="([^"]*)"')

@@ -16,9 +16,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
-from rag_app.prompting import PROMPT_TEMPLATE_VERSION, build_prompt
+from rag_app.prompting import build_closed_book_prompt, build_prompt
 from rag_app.refusal import refusal_message
-from rag_app.types import Message
 from retrieval.types import ALL_GROUPS, Filters, Hit
 
 from .records import SFTRecord
@@ -90,7 +89,9 @@ def raft_record(q: GoldQuestion, oracle: Hit | None, distractors: Sequence[Hit],
 
 
 def closed_book_record(q: GoldQuestion, *, split: str) -> SFTRecord:
-    """Question -> answer with no context (the knowledge-injection arm of the evaluation)."""
-    return SFTRecord(messages=(Message("user", q.question),), target=q.answers[0], kind="closed_book", lang=q.lang,
-                     split=split, origin=q.origin, template_version=PROMPT_TEMPLATE_VERSION,
+    """Question -> answer with no context (the knowledge-injection arm of the evaluation), in the
+    closed-book prompt the evaluation serves it with (``build_closed_book_prompt``)."""
+    prompt = build_closed_book_prompt(q.question, q.lang)
+    return SFTRecord(messages=prompt.messages, target=q.answers[0], kind="closed_book", lang=q.lang,
+                     split=split, origin=q.origin, template_version=prompt.template_version,
                      meta={"qid": q.qid, "group": q.group, "source": q.source})

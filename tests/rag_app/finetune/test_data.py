@@ -89,7 +89,9 @@ def test_alpaca_and_card(built_data: Any) -> None:
     assert n_train == len(train)
     assert {r["lang"] for r in card["counts"]} == {"en", "ja"}
     closed = read_jsonl(built_data.files["closed_book_train"])
-    assert closed and all(len(r["prompt"]) == 1 and "<context" not in r["prompt"][0]["content"] for r in closed)
+    # the closed-book prompt the evaluation serves with: [system, user], no context blocks
+    assert closed and all([m["role"] for m in r["prompt"]] == ["system", "user"]
+                          and "<context" not in r["prompt"][-1]["content"] for r in closed)
 
 
 def test_merge_refuses_a_document_in_both_splits(built_data: Any, tmp_path: Path) -> None:
@@ -125,6 +127,14 @@ def test_bad_input_is_reported_by_line_and_skipped(tmp_path: Path) -> None:
     got = read_gold(squad)
     assert not got.questions and got.issues[0].reason == "answer not in its passage"
     assert got.issues[0].where.endswith("data[0].paragraphs[0].qas[s1]")
+
+
+def test_licences_of_the_public_sets() -> None:
+    from rag_app.finetune.sources import OWN_DATA_LICENSE, license_of
+
+    assert license_of(Path("datasets/jsquad/valid-v1.3.json")).startswith("CC-BY-SA-4.0 (JSQuAD")
+    assert license_of(Path("datasets/squad/dev-v1.1.json")).startswith("CC-BY-SA-4.0 (SQuAD")
+    assert license_of(Path("docs_corpus/qa.jsonl")) == OWN_DATA_LICENSE
 
 
 def test_feedback_reader(tmp_path: Path) -> None:
