@@ -138,6 +138,33 @@ def signals(set_name: str, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+FINANCEBENCH_SIGNALS = OUT_DIR / "financebench_signals.jsonl"
+
+
+def financebench_rows(signals_file: Path, index_dir: Path) -> list[dict[str, Any]]:
+    """The lexical-support share of each FinanceBench question as asked (answerable) and as a near
+    miss (every chunk of its gold filing removed from the hits), over the hits that
+    ``bench_financebench.py`` recorded in ``signals_file`` for the index at ``index_dir``."""
+    from ingest.settings import IndexSettings
+    from rag_app.config import AnswerSettings, RAGConfig
+    from rag_app.prompting import detect_question_lang
+    from rag_app.rag import RAG
+    from retrieval.types import Hit
+
+    rag = RAG(RAGConfig(index=IndexSettings(index_dir=index_dir), answer=AnswerSettings(generator="extractive")))
+    rows = []
+    for line in signals_file.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        chunks = rag.reader.chunks([h["chunk_id"] for h in r["hits"]])
+        hits = [Hit(chunk=chunks[h["chunk_id"]], score=h["score"], retriever="hybrid", rank=i + 1,
+                    dense_score=h.get("dense_score"))
+                for i, h in enumerate(r["hits"]) if h["chunk_id"] in chunks]
+        rows.append({"set": "financebench", "qid": r["qid"], "answerable": r["variant"] == "asked",
+                     "share": support_share(rag, r["question"], hits, detect_question_lang(r["question"]))})
+    rag.close()
+    return rows
+
+
 def auc(pos: Sequence[float], neg: Sequence[float]) -> float:
     """P(an answerable question scores above an unanswerable one), ties half: the ROC AUC."""
     if not pos or not neg:
@@ -169,6 +196,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train", type=int, default=300, help="training questions per dataset for the share cut")
     ap.add_argument("--max-false-refusal", type=float, default=0.05)
+    ap.add_argument("--financebench-index", type=Path, default=None,
+                    help="the with-context FinanceBench index of bench_financebench.py: adds the share's trade-off on "
+                         f"its questions as asked vs as near misses (hits from {FINANCEBENCH_SIGNALS.name})")
     args = ap.parse_args()
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
     t0 = time.perf_counter()
@@ -211,6 +241,15 @@ def main() -> None:
         both_neg = sum((r["share"] > cut) or (r["coverage"] < min_cov) for r in qa_neg)
         sections.append(f"\nAt the fitted cut {cut:.2f}: " + "; ".join(line)
                         + f"; with the extractive coverage gate ({min_cov:.2f}) too: {both_neg}/{len(qa_neg)} unanswerable refused")
+    if args.financebench_index is not None:
+        fb = financebench_rows(FINANCEBENCH_SIGNALS, args.financebench_index)
+        sections.append(f"\n**share on FinanceBench** ({sum(r['answerable'] for r in fb)} questions as asked; the "
+                        "same with every chunk of the gold filing removed from the hits = near misses)\n\n"
+                        + markdown_table(["threshold", "near misses refused", "answerable refused"],
+                                         [[f"{t:.2f}", f"{_rate([r['share'] > t for r in fb if not r['answerable']]):.3f}",
+                                           f"{_rate([r['share'] > t for r in fb if r['answerable']]):.3f}"]
+                                          for t in SHARE_GRID]))
+        rows += fb
     print("\n".join(sections))
     print(f"\n{loadavg_note()} ({time.perf_counter() - t0:.0f} s)")
     out = OUT_DIR / "bench_refusal.json"

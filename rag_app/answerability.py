@@ -37,15 +37,70 @@ JA_QUESTION_WORDS = frozenset({
 })
 
 
+# English words that frame an analytical question (compare, drove, highest, during, any...) or
+# give instructions to the answerer (assume, round, decimal...): they describe the question's
+# form, and a document that answers it need not contain them. Real questions about filings are
+# full of them (FinanceBench: "What drove the reduction in SG&A expense as a percent of net sales
+# in FY2023?"), and counting them as unsupported refused 16 of 26 answerable ones (BENCHMARKS.md
+# "Refusal on real filings"). Matched after the analyzer's own stemming.
+EN_PHRASING_WORDS = (
+    "any", "between", "during", "compare", "compared", "comparison", "versus", "vs", "drive", "drove",
+    "driven", "driver", "drivers", "highest", "lowest", "biggest", "largest", "smallest", "best", "worst",
+    "most", "least", "top", "increase", "increased", "decrease", "decreased", "change", "changed", "drop",
+    "grow", "growth", "percent", "percentage", "amount", "number", "total", "value", "level", "did", "does",
+    "expect", "expected", "according", "based", "report", "reported", "latest", "current", "recent",
+    "year", "years", "quarter", "quarterly", "fiscal", "annual", "period", "end", "ended", "ending",
+    "assume", "analyst", "primarily", "rely", "relying", "details", "shown", "show", "using", "use",
+    "answer", "question", "calculate", "calculation", "round", "rounded", "decimal", "place", "places",
+    "give", "provide", "state", "explain", "describe", "summarize", "please", "respect", "respectively",
+    "overall", "key", "main", "primary", "significant", "substantially", "also", "such", "there",
+    "perform", "performance", "performed", "ratio", "numerator", "denominator", "exclude", "excluding",
+    "impact", "effect", "measure", "metric",
+)
+# Period shorthands of questions ("FY2023", "Q2", "Q22023", "FY2023Q1", "FY 2023", "1H22") say which
+# report to read; filings write "fiscal 2023" or "the second quarter". A shorthand's year is kept as
+# a term (the document context holds the period), the rest is dropped.
+_PERIOD_WORDS = frozenset({"fy", "cy", "ytd", "yoy", "qoq"})
+_PERIOD = re.compile(r"(?:fy|cy|[hq][1-4]|[1-4][hq])((?:19|20)?\d{2})?(?:[hq][1-4])?|((?:19|20)?\d{2})[hq][1-4]")
+
+
 class Analyzer(Protocol):
     def tokenize(self, text: str) -> list[str]: ...
 
 
+def _phrasing(analyzer: Analyzer) -> frozenset[str]:
+    return frozenset(analyzer.tokenize(" ".join(EN_PHRASING_WORDS)))
+
+
+def _period_year(term: str) -> str | None:
+    """The year of a period shorthand ("fy2023", "q22023", "1h22" -> "2023", "2023", "2022"), "" for
+    one without a year ("fy", "q2"), None for any other term (a plain year "2023" included)."""
+    if term in _PERIOD_WORDS:
+        return ""
+    m = _PERIOD.fullmatch(term)
+    if m is None:
+        return None
+    year = m.group(1) or m.group(2) or ""
+    return "20" + year if len(year) == 2 else year
+
+
 def question_terms(question: str, analyzer: Analyzer) -> list[str]:
     """The terms of ``question`` that name something (``analyzer``: the index's BM25 analyzer),
-    without the words that only ask (``how many``, 何日, いくら ...)."""
+    without the words that only ask (``how many``, 何日, いくら ...), the words that frame an
+    analytical question (``EN_PHRASING_WORDS``), and with a period shorthand ("FY2023") reduced to
+    its year."""
     text = _HOW_WORD.sub("how", question)
-    return [t for t in analyzer.tokenize(text) if "何" not in t and t not in JA_QUESTION_WORDS]
+    phrasing = _phrasing(analyzer)
+    out: list[str] = []
+    for t in analyzer.tokenize(text):
+        if "何" in t or t in JA_QUESTION_WORDS or t in phrasing:
+            continue
+        year = _period_year(t)
+        if year is None:
+            out.append(t)
+        elif year:
+            out.append(year)
+    return out
 
 
 class _Chunk(Protocol):

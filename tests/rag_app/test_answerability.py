@@ -96,3 +96,16 @@ def test_the_document_context_supports_entity_names_a_filing_never_repeats() -> 
     ctx = term_support(q, [support_terms(with_context, analyzer)], df, 100)
     assert "microsoft" in bare.unsupported and "microsoft" not in ctx.unsupported
     assert ctx.unsupported_share < bare.unsupported_share
+
+
+def test_question_phrasing_and_period_shorthands_are_not_asked_for() -> None:
+    from ingest.analysis import get_analyzer
+    from rag_app.answerability import _period_year, question_terms
+
+    analyzer = get_analyzer("default")
+    terms = question_terms("What drove the reduction in SG&A expense as a percent of net sales in FY2023?", analyzer)
+    assert "2023" in terms and "fy2023" not in terms  # the shorthand's year stays: the period is asked for
+    assert not {"drove", "percent"} & set(terms)  # how the question is put, not what it is about
+    assert {"sg", "expens", "sale"} <= set(terms)
+    assert [_period_year(t) for t in ("fy", "q2", "fy2023q1", "q22023", "1h22", "2023", "10k", "3m")] == \
+        ["", "", "2023", "2023", "2022", None, None, None]
