@@ -22,7 +22,7 @@ Phases (``--phase``, default all; each is resumable and skips what is done):
    throughput beside the fp32 limit, and fixed examples (cross-language, table).
 
     python benchmarks/bench_finetune.py                          # everything (~1-2 h on 2 busy cores)
-    python benchmarks/bench_finetune.py --phase eval --limit 20  # a smaller evaluation
+    python benchmarks/bench_finetune.py --phase eval --limit squad=20 --limit jsquad=5 --limit qa=30
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def held_out(name: str, limit: int, seed: int) -> list[BenchQuestion]:
     card = json.loads((DATA / name / "data_card.json").read_text(encoding="utf-8"))
     valid = set(card["splits"]["valid"])
     qs = [q for q in _dataset_questions(name) if q.gold_source and q.gold_source.split("/")[0] in valid]
-    return random.Random(seed).sample(qs, min(limit, len(qs)))
+    return random.Random(seed).sample(qs, len(qs))[:limit]  # a smaller limit is a prefix of a bigger one
 
 
 def generators() -> dict[str, str]:
@@ -133,21 +133,27 @@ def generators() -> dict[str, str]:
             "tuned-hf": f"hf:{model_path('smollm2')}#adapter={ADAPTER}"}
 
 
-def phase_eval(limit: int, hf_limit: int, seed: int) -> dict[tuple[str, str], list[str]]:
+def phase_eval(limits: dict[str, int], hf_limit: int, seed: int, only: set[str],
+               threads: int) -> dict[tuple[str, str], list[str]]:
+    """Answers of every generator (``only``: those labels) on each set; returns the plan.
+    ``limits``: questions per set (each a prefix of the set's seeded order)."""
     ANSWERS.mkdir(parents=True, exist_ok=True)
     plan: dict[tuple[str, str], list[str]] = {}
-    sets = {"squad": held_out("squad", limit, seed), "jsquad": held_out("jsquad", limit, seed),
-            "qa": random.Random(seed).sample(_corpus_questions(), len(_corpus_questions()))}
+    qa = random.Random(seed).sample(_corpus_questions(), len(_corpus_questions()))[: limits["qa"]]
+    sets = {"squad": held_out("squad", limits["squad"], seed), "jsquad": held_out("jsquad", limits["jsquad"], seed),
+            "qa": qa}
     for set_name, questions in sets.items():
         plan_file = ANSWERS / f"plan-{set_name}.json"
         write_plan(plan_file, questions)
         for label, spec in generators().items():
             n = min(hf_limit, len(questions)) if label == "tuned-hf" else len(questions)
             plan[(spec, set_name)] = [q.qid for q in questions[:n]]
+            if only and label not in only:
+                continue
             t = time.perf_counter()
             print(f"\n[{label} on {set_name}] {n} questions", flush=True)
             subprocess.call([sys.executable, str(REPO / "benchmarks" / "bench_answer.py"), "--worker", spec,
-                             set_name, str(n), str(plan_file), "--out", str(ANSWERS), "--threads", "2"])
+                             set_name, str(n), str(plan_file), "--out", str(ANSWERS), "--threads", str(threads)])
             print(f"  ({time.perf_counter() - t:.0f} s)", flush=True)
     return plan
 
@@ -159,6 +165,13 @@ def language_share(records: list[dict[str, Any]]) -> float:
     ok = [has_cjk(r["text"]) if r["lang"] == "ja" else (not has_cjk(r["text"]) or any(map(has_cjk, r["golds"])))
           for r in answered]
     return sum(ok) / len(ok) if ok else math.nan
+
+
+def _loss(m: dict[str, Any]) -> str:
+    """First / last logged training loss; the run's mean loss when it stopped before the first log."""
+    if m.get("first_loss") is None:
+        return f"mean {m['train_loss']:.3f}"
+    return f"{m['first_loss']:.3f} / {m['last_loss']:.3f}"
 
 
 def report(plan: dict[tuple[str, str], list[str]], rec: dict[str, Any]) -> str:
@@ -182,7 +195,7 @@ def report(plan: dict[tuple[str, str], list[str]], rec: dict[str, Any]) -> str:
          "share of limit", "first / last loss", "eval loss", "peak RSS MB", "trainable params"],
         [[m["steps"], m["steps"] * rec["hyperparameters"]["grad_accum"], m["train_tokens"], m["train_s"],
           m["tokens_per_s"], round(limit), round((m["tokens_per_s"] or 0) / limit, 3),
-          f"{m['first_loss']:.3f} / {m['last_loss']:.3f}", round(m.get("eval_loss", math.nan), 3),
+          _loss(m), round(m.get("eval_loss", math.nan), 3),
           m["peak_rss_mb"], m["trainable_params"]]])
     return "\n\n".join([table, lang, train_md])
 
@@ -208,9 +221,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--phase", default="all", choices=["all", "data", "train", "export", "eval", "report"])
     ap.add_argument("--max-steps", type=int, default=40, help="optimizer steps (x4 records each)")
-    ap.add_argument("--limit", type=int, default=60, help="held-out SQuAD / JSQuAD questions per set")
+    ap.add_argument("--limit", action="append", default=[], metavar="SET=N",
+                    help="questions of a set (squad, jsquad: held-out; qa: docs_corpus/qa.jsonl), seeded order; "
+                         "default squad=60, jsquad=60, qa=119")
+    ap.add_argument("--generators", default="", help="comma-separated labels to run now: extractive, untuned, "
+                    "tuned, tuned-hf (default: all; the report covers every planned one found)")
     ap.add_argument("--hf-limit", type=int, default=10, help="questions per set for the hf: (transformers) path")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="llama.cpp threads; 1 is much faster while other processes keep the cores busy")
     args = ap.parse_args()
     h = header(extra_versions=("trl", "peft", "llama_cpp_python"))
     print("## bench_finetune\n\n" + header_markdown(h) + "\n", flush=True)
@@ -220,15 +239,27 @@ def main() -> None:
         phase_train(args.max_steps)
     if args.phase in ("all", "export"):
         print(phase_export())
+    if args.phase in ("data", "train", "export"):
+        return
     from rag_app.finetune.manifest import training_record
 
-    rec = training_record(ADAPTER)
-    plan = phase_eval(args.limit, args.hf_limit, args.seed) if args.phase in ("all", "eval") else None
+    only = {g.strip() for g in args.generators.split(",") if g.strip()}
+    limits = {"squad": 60, "jsquad": 60, "qa": 119}
+    for item in args.limit:
+        name, _, n = item.partition("=")
+        if name not in limits or not n.isdigit():
+            ap.error(f"--limit {item!r}: expected SET=N with SET in {', '.join(limits)}")
+        limits[name] = int(n)
+    plan = (phase_eval(limits, args.hf_limit, args.seed, only, args.threads)
+            if args.phase in ("all", "eval") else None)
     if plan is None:
         plan = json.loads((ANSWERS / "plan.json").read_text())
         plan = {tuple(k.split("|")): v for k, v in plan.items()}
     else:
         (ANSWERS / "plan.json").write_text(json.dumps({"|".join(k): v for k, v in plan.items()}))
+    if only and "tuned" not in only:
+        return
+    rec = training_record(ADAPTER)
     md = "\n\n".join([report(plan, rec), examples(), f"Load at end{loadavg_note()}."])
     print("\n" + md)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -17,7 +17,8 @@ from typing import Any
 
 from rag_app.prompting import detect_question_lang
 
-# Licences of known public QA sets, by file-name pattern; anything else is the user's own data.
+# Licences of known public QA sets, by a pattern of the file's path (the shared copies sit in
+# squad/ and jsquad/ folders as dev-v1.1.json / valid-v1.3.json); anything else is the user's data.
 KNOWN_LICENSES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"jsquad", re.IGNORECASE), "CC-BY-SA-4.0 (JSQuAD, JGLUE)"),
     (re.compile(r"squad", re.IGNORECASE), "CC-BY-SA-4.0 (SQuAD v1.1)"),
@@ -96,7 +97,7 @@ class Read:
 
 
 def license_of(path: Path) -> str:
-    return next((lic for pat, lic in KNOWN_LICENSES if pat.search(path.name)), OWN_DATA_LICENSE)
+    return next((lic for pat, lic in KNOWN_LICENSES if pat.search(str(path))), OWN_DATA_LICENSE)
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, Any | None, str]]:
