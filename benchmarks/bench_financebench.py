@@ -37,9 +37,9 @@ Signals for the refusal gate (written for the context index, hybrid with the def
 
 Usage::
 
-    python benchmarks/bench_financebench.py --page-budget 360      # the subset measured in BENCHMARKS.md
+    python benchmarks/bench_financebench.py --sweep                # 650 pages: the subset in BENCHMARKS.md
+    python benchmarks/bench_financebench.py --page-budget 250      # 12 filings: ~10 min of encoding
     python benchmarks/bench_financebench.py --all                  # all 74 filings (hours on 2 cores)
-    python benchmarks/bench_financebench.py --page-budget 360 --sweep
 """
 
 from __future__ import annotations
@@ -315,8 +315,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--all", action="store_true", help="all 74 filings and 129 questions")
-    size.add_argument("--page-budget", type=int, default=360,
-                      help="pages of filings to ingest, chosen by questions per page (default 360)")
+    size.add_argument("--page-budget", type=int, default=650,
+                      help="pages of filings to ingest, chosen by questions per page (default 650)")
     ap.add_argument("--embedder", default="e5-torch", help="embedder spec (default e5-torch)")
     ap.add_argument("--sweep", action="store_true", help="also try a grid of hybrid fusion settings")
     args = ap.parse_args()
