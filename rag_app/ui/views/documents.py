@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.pipeline import IngestReport
+from rag_app import IngestBusyError, IngestReport
 from rag_app.ui.ingest_jobs import IngestJob
 from rag_app.ui.uploads import is_upload, remove_upload, save_upload, upload_problem
 from rag_app.ui.users import check_groups
@@ -138,14 +138,18 @@ def _listing(ctx: PageContext) -> None:
     st.dataframe([{"source": d.source, "title": d.title or "", "type": d.file_type, "groups": ", ".join(d.groups),
                    "chunks": d.n_chunks, "date": d.date or "", "indexed": d.indexed[:16].replace("T", " "),
                    "folder ingested": d.root} for d in docs], hide_index=True, width="stretch")
-    uploads = [d for d in docs if is_upload(d.root, ctx.res.config.uploads_dir)]
-    st.caption("Uploaded documents can be removed here. A document ingested from a folder leaves the index "
-               "when its file is deleted there and the folder is ingested again.")
-    if not uploads:
-        return
-    names = {d.doc_id: d.source for d in uploads}
-    doc_id = st.selectbox("Remove an uploaded document", list(names), format_func=names.__getitem__, key="remove_doc")
+    st.caption("Removing a document deletes it from the index (its chunks, vectors and keyword terms); an "
+               "uploaded file is deleted too. A document ingested from a folder comes back when that folder "
+               "is ingested again unless its file is deleted there or listed in the folder's .ragqaignore.")
+    names = {d.doc_id: d.source for d in docs}
+    doc_id = st.selectbox("Remove a document", list(names), format_func=names.__getitem__, key="remove_doc")
     if st.button("Remove", key="remove_go") and doc_id:
-        doc = next(d for d in uploads if d.doc_id == doc_id)
-        remove_upload(doc.path, ctx.res.config.uploads_dir)
-        _begin(ctx, IngestJob(f"removal of {doc.source}", [ctx.res.config.uploads_dir], ctx.res.rag.ingest))
+        doc = next(d for d in docs if d.doc_id == doc_id)
+        try:
+            removed = ctx.res.rag.remove([doc_id])
+        except (ValueError, IngestBusyError) as e:
+            st.error(str(e))
+            return
+        if is_upload(doc.root, ctx.res.config.uploads_dir):
+            remove_upload(doc.path, ctx.res.config.uploads_dir)
+        st.success(f"Removed {doc.source} ({removed.chunks} chunks).")
