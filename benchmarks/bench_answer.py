@@ -171,7 +171,23 @@ def config_key(set_name: str, answer: Any = None, extractive: Any = None) -> str
     a.pop("generator")  # recorded per result
     ex = extractive if extractive is not None else ExtractiveGenerator()
     a.update({f"extractive.{f.name}": getattr(ex, f.name) for f in fields(ex) if f.name != "name"})
-    return f"index={INDEX_NAMES[set_name]};" + ";".join(f"{k}={v}" for k, v in sorted(a.items()))
+    return (f"index={INDEX_NAMES[set_name]};code={answer_path_hash()};"
+            + ";".join(f"{k}={v}" for k, v in sorted(a.items())))
+
+
+def answer_path_hash() -> str:
+    """sha256 (12 hex) of the source that turns a question into an answer: ingest/, retrieval/ and
+    rag_app/ without the page and the fine-tuning code. Part of ``config_key``: a change to a
+    gate, the chunker or a generator invalidates stored answers instead of silently reusing them."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for pkg in ("ingest", "retrieval", "rag_app"):
+        for f in sorted((REPO / pkg).rglob("*.py")):
+            if {"ui", "finetune"} & set(f.relative_to(REPO).parts):
+                continue
+            h.update(f.relative_to(REPO).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
 
 
 # --------------------------------------------------------------------------------------------
