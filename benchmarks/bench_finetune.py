@@ -228,7 +228,7 @@ def examples() -> str:
         r._generator = make_generator(spec)
         for q, needle in EXAMPLES:
             a = r.ask(q)
-            rows.append([label, q, a.text.replace("\n", " ")[:120], needle in a.text])
+            rows.append([label, q, a.text.replace("\n", " ")[:120].replace("|", "\\|"), needle in a.text])
     return markdown_table(["generator", "question", "answer", "holds " + "/".join(n for _, n in EXAMPLES)], rows)
 
 
