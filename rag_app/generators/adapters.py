@@ -11,6 +11,7 @@ Loading an adapter onto another base gives fluent nonsense, so a mismatch is ref
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ MANIFEST = "ragqa_adapter.json"
 PEFT_CONFIG = "adapter_config.json"
 GGUF_LORA_FILE = "adapter-lora.gguf"  # the same adapter for llama.cpp (rag_app.finetune.gguf_lora)
 FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class AdapterManifest:
     base_model_id: str
     base_model_sha256: str | None
     format_version: int = FORMAT_VERSION
+    template_version: str | None = None  # the prompt template its training data was built with
 
 
 def write_manifest(adapter_dir: Path, base_model_id: str, base_model_sha256: str | None) -> Path:
@@ -84,7 +87,21 @@ def read_manifest(adapter_dir: Path) -> AdapterManifest:
         raise AdapterMismatchError(
             f"{adapter_dir}: adapter_config.json says base_model_name_or_path={peft_base!r} but "
             f"{MANIFEST} says base_model_id={base_id!r}; the adapter directory is inconsistent")
-    return AdapterManifest(base_model_id=base_id, base_model_sha256=sha, format_version=version)
+    template = data.get("template_version")
+    _warn_on_template(adapter_dir, template)
+    return AdapterManifest(base_model_id=base_id, base_model_sha256=sha, format_version=version,
+                           template_version=template if isinstance(template, str) else None)
+
+
+def _warn_on_template(adapter_dir: Path, template: Any) -> None:
+    """An adapter trained on another prompt template still loads (it is not nonsense), but it is
+    served text it never saw: say so, naming both versions and the fix."""
+    from rag_app.prompting import CLOSED_BOOK_TEMPLATE_VERSION, PROMPT_TEMPLATE_VERSION
+
+    if template is not None and template not in (PROMPT_TEMPLATE_VERSION, CLOSED_BOOK_TEMPLATE_VERSION):
+        log.warning("adapter %s was trained on prompt template %r; this ragqa serves %r: rebuild its data "
+                    "with `ragqa finetune data` and train it again for the answers it was measured on",
+                    adapter_dir, template, PROMPT_TEMPLATE_VERSION)
 
 
 def check_compatible(adapter_dir: Path, base_model_id: str, base_model_sha256: str | None) -> AdapterManifest:

@@ -77,3 +77,18 @@ def test_bad_manifest_fields(tmp_path: Path) -> None:
         read_manifest(d)
     with pytest.raises(AdapterMismatchError, match="does not exist"):
         read_manifest(tmp_path / "nope")
+
+
+def test_the_template_an_adapter_was_trained_on_is_read_and_a_stale_one_is_named(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from rag_app.prompting import PROMPT_TEMPLATE_VERSION
+
+    d = _adapter(tmp_path)
+    write_manifest(d, "smollm2-135m-instruct", SHA)
+    manifest = json.loads((d / "ragqa_adapter.json").read_text())
+    (d / "ragqa_adapter.json").write_text(json.dumps({**manifest, "template_version": PROMPT_TEMPLATE_VERSION}))
+    assert read_manifest(d).template_version == PROMPT_TEMPLATE_VERSION and not caplog.records
+    (d / "ragqa_adapter.json").write_text(json.dumps({**manifest, "template_version": "ragqa-prompt-0"}))
+    with caplog.at_level("WARNING"):
+        assert read_manifest(d).template_version == "ragqa-prompt-0"  # still loads
+    assert "trained on prompt template 'ragqa-prompt-0'" in caplog.text and PROMPT_TEMPLATE_VERSION in caplog.text
