@@ -125,14 +125,25 @@ def test_every_unanswerable_corpus_question_is_refused(corpus_index: Path) -> No
 
 @pytest.mark.slow  # asks all 119 qa.jsonl questions
 def test_refusal_operating_point_holds(corpus_index: Path) -> None:
-    """The measured trade-off (BENCHMARKS.md, bench_refusal.py) must not regress: at least 11 of the
-    13 unanswerable questions refused, at most 18 % of the 106 answerable ones (17 % measured)."""
+    """The measured trade-off (BENCHMARKS.md "End-to-end answering after the Python API") must not
+    regress: at least 11 of the 13 unanswerable questions refused, at most 20 % of the 106
+    answerable ones refused (21 measured, 19.8 %), and at least 0.66 of them answered correctly
+    with a citation of the gold document (0.670 measured). The false-refusal bound and the
+    correct-and-cited floor move together: refusing more is only a regression when it costs
+    correct answers (two of the three refusals that came with PDF boilerplate removal and the
+    document context replaced wrong answers)."""
+    from eval.metrics import gold_in_answer
+
     rag = RAG.from_config(index_dir=corpus_index, generator="extractive")
     answers = [(q, rag.ask(q["question"], groups=q["groups"] or None)) for q in QA]
     unans = [a.refused for q, a in answers if not q["answerable"]]
     false = [a.refused for q, a in answers if q["answerable"]]
+    supported = [not a.refused and gold_in_answer(a.text, q["answer"], q["lang"]) > 0
+                 and any(c.source == q["source"] for c in a.citations) for q, a in answers if q["answerable"]]
     assert sum(unans) >= 11, f"{sum(unans)}/{len(unans)} unanswerable questions refused (need ≥ 11)"
-    assert sum(false) / len(false) <= 0.18, f"{sum(false)}/{len(false)} answerable questions refused (limit 18 %)"
+    assert sum(false) / len(false) <= 0.20, f"{sum(false)}/{len(false)} answerable questions refused (limit 20 %)"
+    assert sum(supported) / len(supported) >= 0.66, \
+        f"{sum(supported)}/{len(supported)} answerable questions answered correctly and cited (need ≥ 0.66)"
 
 
 def test_cli_ask_json_contract(corpus_index: Path) -> None:
