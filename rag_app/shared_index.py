@@ -33,7 +33,9 @@ def acquire(settings: IndexSettings) -> IndexReader:
     with _LOCK:
         reader, users = _READERS.get(key, (None, 0))
         if reader is None:
-            reader = IndexReader(settings)
+            # opened on the absolute path: a reader shared across callers must not follow a later
+            # chdir (a relative ".ragqa" would then name another folder for its lazily opened store)
+            reader = IndexReader(key)
         _READERS[key] = (reader, users + 1)
         return reader
 

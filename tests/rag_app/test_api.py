@@ -356,3 +356,20 @@ def test_a_language_indexed_later_reaches_every_configuration(tmp_path: Path) ->
     assert names == ["bm25", "dense[en]", "dense[ja]"]  # one dense list per language now indexed
     asker.close()
     other.close()
+
+
+def test_a_shared_reader_opened_through_a_relative_path_survives_a_chdir(
+        index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two callers name one index differently (relative, absolute); the shared reader is opened
+    on the absolute path, so a later chdir cannot point its lazily opened store elsewhere."""
+    (tmp_path / "link").symlink_to(index, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    relative = RAG(RAGConfig(index=IndexSettings(index_dir=Path("link"), embedder="hashing"),
+                             answer=AnswerSettings(generator="extractive")))
+    assert relative.reader.settings.index_dir.is_absolute()
+    monkeypatch.chdir("/")
+    absolute = _rag(index)
+    assert absolute.reader is relative.reader
+    assert absolute.search("WireGuard port")[0].chunk.source == "vpn.md"  # the store opens after the chdir
+    relative.close()
+    absolute.close()
