@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from retrieval.types import Hit
@@ -210,6 +211,21 @@ class DocumentInfo:
     chunks: int
     size_bytes: int
     indexed_at: str
+
+    @property
+    def path(self) -> Path:
+        """The original file (it may have been deleted or moved since it was indexed)."""
+        return Path(self.root) / self.source
+
+    @property
+    def name(self) -> str:
+        return self.title or PurePosixPath(self.source).name
+
+    @property
+    def folder(self) -> str:
+        """The folder of ``source`` below ``root`` ("" at the top)."""
+        parent = PurePosixPath(self.source).parent.as_posix()
+        return "" if parent == "." else parent
 
     def to_dict(self) -> dict[str, Any]:
         return {"doc_id": self.doc_id, "source": self.source, "root": self.root, "file_type": self.file_type,

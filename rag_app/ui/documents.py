@@ -1,51 +1,25 @@
 """The documents an index holds, who may see each one, and where its file lies.
 
-Read through the index catalog's public ``documents()`` (one short-lived connection per call:
-the catalog is not shared between threads). Who may see a document is the group half of the
+Listed by ``rag_app.index_status.list_documents`` (what ``RAG.documents`` returns), re-read only
+when the catalog's generation moved. Who may see a document is the group half of the
 retrieval's visibility rule (``retrieval.permissions.is_visible``), the same rule every search
 applies to the document's chunks; nothing here decides visibility another way.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from ingest.settings import IndexSettings
+from rag_app.index_status import list_documents
+from rag_app.types import DocumentInfo
 from retrieval.permissions import is_visible, normalise_groups
+from retrieval.types import ALL_GROUPS
 
-
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
-    doc_id: str
-    root: str  # the folder it was ingested from (absolute), or the folder of a file ingested alone
-    source: str  # path below ``root``, "/"-separated
-    file_type: str
-    groups: tuple[str, ...]
-    title: str | None
-    date: str | None
-    n_chunks: int
-    size_bytes: int
-    indexed_at: float  # seconds since the epoch
-
-    @property
-    def path(self) -> Path:
-        return Path(self.root) / self.source
-
-    @property
-    def name(self) -> str:
-        return self.title or PurePosixPath(self.source).name
-
-    @property
-    def folder(self) -> str:
-        parent = PurePosixPath(self.source).parent.as_posix()
-        return "" if parent == "." else parent
-
-    @property
-    def indexed(self) -> str:
-        return dt.datetime.fromtimestamp(self.indexed_at, dt.UTC).isoformat(timespec="seconds")
+__all__ = ["DocumentInfo", "DocumentLibrary", "FilterChoices", "filter_choices", "visible_to"]
 
 
 def visible_to(docs: Sequence[DocumentInfo], groups: Sequence[str]) -> list[DocumentInfo]:
@@ -70,16 +44,12 @@ class DocumentLibrary:
             return []
         try:
             generation = cat.generation()
-            with self._lock:
-                if self._cached is not None and self._cached[0] == generation:
-                    return self._cached[1]
-            recs = cat.documents()
         finally:
             cat.close()
-        docs = sorted((DocumentInfo(doc_id=r.doc_id, root=r.root, source=r.source, file_type=r.file_type,
-                                    groups=tuple(r.groups), title=r.title, date=r.date, n_chunks=r.n_chunks,
-                                    size_bytes=r.size_bytes, indexed_at=r.indexed_at) for r in recs.values()),
-                      key=lambda d: (d.root, d.source))
+        with self._lock:
+            if self._cached is not None and self._cached[0] == generation:
+                return self._cached[1]
+        docs = list_documents(IndexSettings(index_dir=self.index_dir), ALL_GROUPS)  # what RAG.documents lists
         with self._lock:
             self._cached = (generation, docs)
         return docs

@@ -136,7 +136,7 @@ def _listing(ctx: PageContext) -> None:
     if not docs:
         return
     st.dataframe([{"source": d.source, "title": d.title or "", "type": d.file_type, "groups": ", ".join(d.groups),
-                   "chunks": d.n_chunks, "date": d.date or "", "indexed": d.indexed[:16].replace("T", " "),
+                   "chunks": d.chunks, "date": d.date or "", "indexed": d.indexed_at[:16].replace("T", " "),
                    "folder ingested": d.root} for d in docs], hide_index=True, width="stretch")
     st.caption("Removing a document deletes it from the index (its chunks, vectors and keyword terms); an "
                "uploaded file is deleted too. A document ingested from a folder comes back when that folder "
