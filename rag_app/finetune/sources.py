@@ -205,26 +205,42 @@ def _rating(raw: Any) -> str | None:
     return "good" if value in RATINGS_GOOD else "bad" if value in RATINGS_BAD else None
 
 
+def _newest_revisions(rows: Sequence[tuple[int, Any, str]]) -> dict[Any, int]:
+    """{feedback_id: line number of its highest ``revision``} over the page's records
+    (``rag_app.ui.feedback``: one line per revision of one answer's feedback)."""
+    best: dict[Any, tuple[int, int]] = {}
+    for no, obj, _ in rows:
+        if isinstance(obj, dict) and "feedback_id" in obj:
+            rev = int(obj.get("revision") or 0)
+            if obj["feedback_id"] not in best or rev >= best[obj["feedback_id"]][0]:
+                best[obj["feedback_id"]] = (rev, no)
+    return {fid: no for fid, (_, no) in best.items()}
+
+
 def read_feedback(path: Path) -> Read:
     """The Q&A page's feedback JSONL: ``question``, ``answer`` (text or an ``Answer.to_dict``),
-    ``rating`` (good/bad), ``contexts`` (hit dicts or chunk ids; ``context_ids`` also read),
-    ``citations``, ``corrected_answer`` (optional)."""
+    ``rating`` (good/bad, up/down), ``contexts`` (hit dicts or chunk ids; ``context_ids`` and the
+    page's ``context_chunk_ids`` also read), ``citations`` (or the answer's own),
+    ``corrected_answer`` (optional). Of a ``feedback_id``'s revisions only the newest is read."""
     path = Path(path)
     if not path.is_file():
         return Read(path, "feedback", issues=(Issue(str(path), "file does not exist"),))
     items: list[Feedback] = []
     issues: list[Issue] = []
-    lines = 0
-    for no, obj, err in _jsonl(path):
-        lines += 1
+    rows = list(_jsonl(path))
+    newest = _newest_revisions(rows)
+    for no, obj, err in rows:
         where = f"{path}:{no}"
         if err or not isinstance(obj, dict):
             issues.append(Issue(where, err or "not a JSON object"))
             continue
+        if "feedback_id" in obj and newest.get(obj["feedback_id"]) != no:
+            continue  # the page appends a revision (comment, correction) as a new line: the last one counts
         answer = obj.get("answer")
         answer_text = str(answer.get("text", "")) if isinstance(answer, dict) else str(answer or "")
-        contexts = obj.get("contexts") or obj.get("context_ids") or (
+        contexts = obj.get("contexts") or obj.get("context_ids") or obj.get("context_chunk_ids") or (
             answer.get("contexts") if isinstance(answer, dict) else None) or []
+        citations = obj.get("citations") or (answer.get("citations") if isinstance(answer, dict) else None) or ()
         rating = _rating(obj.get("rating"))
         problems = [m for m, bad in (("question", not str(obj.get("question") or "").strip()),
                                      ("answer", not answer_text.strip()),
@@ -237,7 +253,8 @@ def read_feedback(path: Path) -> Read:
         items.append(Feedback(
             question=str(obj["question"]).strip(), answer=answer_text.strip(), rating=rating or "",
             contexts=tuple(contexts), corrected=str(obj.get("corrected_answer") or obj.get("correction") or "").strip(),
-            where=where, citations=tuple(obj.get("citations") or ())))
+            where=where, citations=tuple(citations)))
+    lines = len(rows)
     if not lines:
         issues.append(Issue(str(path), "empty file"))
     return Read(path, "feedback", feedback=tuple(items), issues=tuple(issues), lines=lines)

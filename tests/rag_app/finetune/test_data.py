@@ -191,3 +191,24 @@ def test_split_is_by_group_and_deterministic(groups: list[str], share: float, se
     assert split == split_groups(list(reversed(groups)), share, seed)  # input order does not matter
     if share > 0 and len(set(groups)) >= 2:
         assert "valid" in split.values() and "train" in split.values()
+
+
+def test_feedback_written_by_the_page_is_read_once_per_answer_at_its_newest_revision(tmp_path: Path) -> None:
+    from ingest.types import Chunk
+    from rag_app.types import Answer, Citation
+    from rag_app.ui.feedback import FeedbackRecord, FeedbackStore
+    from retrieval.types import Hit
+
+    chunk = Chunk(id="c1", doc_id="d", text="Twenty days.", source="leave.md", start=0, end=12, ordinal=0)
+    answer = Answer(question="How many days?", text="Ten days [1].", refused=False, generator="extractive",
+                    citations=(Citation(1, "c1", "leave.md", None, ""),),
+                    contexts=(Hit(chunk=chunk, score=1.0, retriever="hybrid", rank=1),))
+    store = FeedbackStore(tmp_path / "feedback.jsonl")
+    first = FeedbackRecord.new(user="aiko", groups=["hr"], answer=answer, rating="down")
+    store.append(first)
+    store.append(first.revised(comment="wrong", corrected_answer="Twenty days [1]."))
+    read = read_feedback(tmp_path / "feedback.jsonl")
+    assert read.issues == ()
+    assert [(f.rating, f.answer, f.corrected, f.contexts) for f in read.feedback] == \
+        [("bad", "Ten days [1].", "Twenty days [1].", ("c1",))]
+    assert read.feedback[0].citations and read.lines == 2
