@@ -396,6 +396,8 @@ def calibrate(
         cal = run(rag, qa_file)
     except (IndexMismatchError, ValueError, FileNotFoundError) as e:
         raise _fail(str(e)) from None
+    for problem in cal.problems:
+        typer.echo(f"skipped {problem}", err=True)
     if json_out:
         _print_json(cal.to_json())
     else:

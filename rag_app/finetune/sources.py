@@ -1,6 +1,7 @@
-"""Reading fine-tuning sources: gold QA files (ragqa's qa.jsonl or SQuAD / JSQuAD JSON) and the
-Q&A page's feedback JSONL, into typed records. Bad input never stops a run: each problem is an
-``Issue`` naming the file and line (or JSON path) and the reason, and that record is skipped.
+"""Reading fine-tuning sources: gold QA files (ragqa's qa.jsonl or SQuAD / JSQuAD JSON, read by
+``rag_app.qa_file``) and the Q&A page's feedback JSONL, into typed records. Bad input never stops
+a run: each problem is an ``Issue`` (``rag_app.qa_file.LineProblem``) naming the file and line (or
+JSON path) and the reason, and that record is skipped.
 
 SQuAD-format files are turned into one document per paragraph (``SquadCorpus``): the builder
 writes them to disk and ingests them, so the real retriever can find oracle and distractor chunks.
@@ -8,14 +9,13 @@ writes them to disk and ingests them, so the real retriever can find oracle and 
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag_app.prompting import detect_question_lang
+from rag_app.qa_file import LineProblem, QARecord, jsonl_objects, read_qa_file, slug
 
 # Licences of known public QA sets, by a pattern of the file's path (the shared copies sit in
 # squad/ and jsquad/ folders as dev-v1.1.json / valid-v1.3.json); anything else is the user's data.
@@ -28,15 +28,7 @@ RATINGS_GOOD = ("good", "up", "thumbs_up", "1", "+1", "positive")
 RATINGS_BAD = ("bad", "down", "thumbs_down", "0", "-1", "negative")
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One skipped input record: ``where`` is ``file:line`` (or ``file:data[i].paragraphs[j]``)."""
-
-    where: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.reason}"
+Issue = LineProblem  # one skipped input record (the name the fine-tuning modules use)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,104 +92,25 @@ def license_of(path: Path) -> str:
     return next((lic for pat, lic in KNOWN_LICENSES if pat.search(str(path))), OWN_DATA_LICENSE)
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, Any | None, str]]:
-    """(line number, parsed object or None, error) for each non-blank line."""
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield no, json.loads(line), ""
-        except json.JSONDecodeError as exc:
-            yield no, None, f"malformed JSON ({exc.msg} at column {exc.colno})"
+# what a fine-tuning record needs of a gold line: an answer, in the document that holds it
+GOLD_REQUIRES = ("source", "answer", "answer_in_passage")
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^\w-]+", "_", text).strip("_")[:60] or "untitled"
+def _gold_question(rec: QARecord, origin: str) -> GoldQuestion:
+    # the split unit: the SQuAD article, else the gold document (an unanswerable line is its own)
+    group = rec.article or rec.source or f"unanswerable:{rec.line}"
+    return GoldQuestion(qid=rec.qid, question=rec.question, answers=rec.answers, source=rec.source, group=group,
+                        lang=rec.lang, origin=origin, answerable=rec.answerable is not False, groups=rec.groups)
 
 
 def read_gold(path: Path) -> Read:
     """A qa.jsonl file (one JSON object per line) or a SQuAD-format JSON file, by content."""
     path = Path(path)
-    if not path.is_file():
-        return Read(path, "qa.jsonl", issues=(Issue(str(path), "file does not exist"),))
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():
-        return Read(path, "qa.jsonl", issues=(Issue(str(path), "empty file"),), license=license_of(path))
-    if text.lstrip().startswith("{") and '"data"' in text[:2000] and "\n{" not in text.strip()[:2000]:
-        return _read_squad(path, text)
-    return _read_qa_jsonl(path)
-
-
-def _read_qa_jsonl(path: Path) -> Read:
-    questions: list[GoldQuestion] = []
-    issues: list[Issue] = []
-    lines = 0
-    for no, obj, err in _jsonl(path):
-        lines += 1
-        where = f"{path}:{no}"
-        if err:
-            issues.append(Issue(where, err))
-            continue
-        if not isinstance(obj, dict):
-            issues.append(Issue(where, f"a qa.jsonl line must be a JSON object, not {type(obj).__name__}"))
-            continue
-        answerable = bool(obj.get("answerable", True))
-        missing = [k for k in ("question", "source") if not obj.get(k) and (k == "question" or answerable)]
-        if missing:
-            issues.append(Issue(where, f"missing {', '.join(missing)} (a qa.jsonl line needs id, question, "
-                                       "answerable, and answer + source when answerable)"))
-            continue
-        answer = str(obj.get("answer") or "").strip()
-        if answerable and not answer:
-            issues.append(Issue(where, "answerable question without an answer"))
-            continue
-        q = str(obj["question"]).strip()
-        questions.append(GoldQuestion(
-            qid=str(obj.get("id") or f"{path.stem}-{no}"), question=q, answers=(answer,) if answer else (),
-            source=str(obj.get("source") or ""), group=str(obj.get("source") or f"unanswerable:{no}"),
-            lang=detect_question_lang(q),
-            origin=path.name, answerable=answerable, groups=tuple(obj.get("groups") or ())))
-    return Read(path, "qa.jsonl", questions=tuple(questions), issues=tuple(issues), license=license_of(path),
-                lines=lines)
-
-
-def _read_squad(path: Path, text: str) -> Read:
-    try:
-        data = json.loads(text)["data"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        return Read(path, "squad", issues=(Issue(str(path), f"not a SQuAD-format file: {exc}"),),
-                    license=license_of(path))
-    name = _slug(path.stem)
-    docs: dict[str, str] = {}
-    questions: list[GoldQuestion] = []
-    issues: list[Issue] = []
-    seen = 0
-    for ai, art in enumerate(data):
-        title = str(art.get("title", f"article-{ai}"))
-        folder = f"{ai:03d}-{_slug(title)}"
-        for pi, para in enumerate(art.get("paragraphs", [])):
-            where = f"{path}:data[{ai}].paragraphs[{pi}]"
-            context = str(para.get("context", ""))
-            head, sep, body = context.partition(" [SEP] ")  # JSQuAD: "<title> [SEP] <text>"
-            doc_text = f"{head}\n{body}" if sep else context
-            src = f"{folder}/{pi:03d}.txt"
-            docs[src] = doc_text
-            for qa in para.get("qas", []):
-                seen += 1
-                answers = tuple(dict.fromkeys(str(a.get("text", "")).strip() for a in qa.get("answers", [])
-                                              if str(a.get("text", "")).strip()))
-                if not answers:
-                    issues.append(Issue(f"{where}.qas[{qa.get('id')}]", "question without an answer"))
-                    continue
-                if not any(a in doc_text for a in answers):
-                    issues.append(Issue(f"{where}.qas[{qa.get('id')}]", "answer not in its passage"))
-                    continue
-                q = str(qa.get("question", "")).strip()
-                questions.append(GoldQuestion(
-                    qid=str(qa.get("id")), question=q, answers=answers, source=src, group=folder,
-                    lang=detect_question_lang(q), origin=path.name))
-    return Read(path, "squad", questions=tuple(questions), corpus=SquadCorpus(name, docs), issues=tuple(issues),
-                license=license_of(path), lines=seen)
+    got = read_qa_file(path, require=GOLD_REQUIRES)
+    corpus = SquadCorpus(slug(path.stem), dict(got.passages)) if got.passages else None
+    return Read(path, "squad" if got.container == "squad" else "qa.jsonl",
+                questions=tuple(_gold_question(r, path.name) for r in got.records), corpus=corpus,
+                issues=got.problems, license=license_of(path), lines=got.seen)
 
 
 def _rating(raw: Any) -> str | None:
@@ -205,11 +118,11 @@ def _rating(raw: Any) -> str | None:
     return "good" if value in RATINGS_GOOD else "bad" if value in RATINGS_BAD else None
 
 
-def _newest_revisions(rows: Sequence[tuple[int, Any, str]]) -> dict[Any, int]:
+def _newest_revisions(rows: Sequence[tuple[int, dict[str, Any] | Issue]]) -> dict[Any, int]:
     """{feedback_id: line number of its highest ``revision``} over the page's records
     (``rag_app.ui.feedback``: one line per revision of one answer's feedback)."""
     best: dict[Any, tuple[int, int]] = {}
-    for no, obj, _ in rows:
+    for no, obj in rows:
         if isinstance(obj, dict) and "feedback_id" in obj:
             rev = int(obj.get("revision") or 0)
             if obj["feedback_id"] not in best or rev >= best[obj["feedback_id"]][0]:
@@ -227,12 +140,12 @@ def read_feedback(path: Path) -> Read:
         return Read(path, "feedback", issues=(Issue(str(path), "file does not exist"),))
     items: list[Feedback] = []
     issues: list[Issue] = []
-    rows = list(_jsonl(path))
+    rows = list(jsonl_objects(path))
     newest = _newest_revisions(rows)
-    for no, obj, err in rows:
+    for no, obj in rows:
         where = f"{path}:{no}"
-        if err or not isinstance(obj, dict):
-            issues.append(Issue(where, err or "not a JSON object"))
+        if isinstance(obj, Issue):
+            issues.append(obj)
             continue
         if "feedback_id" in obj and newest.get(obj["feedback_id"]) != no:
             continue  # the page appends a revision (comment, correction) as a new line: the last one counts

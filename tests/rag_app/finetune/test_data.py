@@ -107,6 +107,8 @@ def test_merge_refuses_a_document_in_both_splits(built_data: Any, tmp_path: Path
 
 
 def test_bad_input_is_reported_by_line_and_skipped(tmp_path: Path) -> None:
+    """read_gold over rag_app.qa_file (whose messages tests/rag_app/test_qa_file.py pins): a gold
+    line needs an answer and its source; a SQuAD answer must be in its paragraph."""
     qa = tmp_path / "qa.jsonl"
     qa.write_text('{"id": "a", "question": "Q?", "answer": "x", "answerable": true, "source": "d.md"}\n'
                   "{not json\n"
@@ -114,10 +116,11 @@ def test_bad_input_is_reported_by_line_and_skipped(tmp_path: Path) -> None:
                   '{"id": "d", "answer": "y", "source": "d.md"}\n'
                   '{"id": "e", "question": "Unanswerable?", "answerable": false}\n', encoding="utf-8")
     read = read_gold(qa)
-    assert [q.qid for q in read.questions] == ["a", "e"]
+    assert [q.qid for q in read.questions] == ["a", "e"] and read.kind == "qa.jsonl" and read.lines == 5
     assert not read.questions[1].answerable and read.questions[1].group == "unanswerable:5"
+    assert read.questions[0].group == "d.md" and read.questions[0].answers == ("x",)
     assert [i.where for i in read.issues] == [f"{qa}:2", f"{qa}:3", f"{qa}:4"]
-    assert "malformed JSON" in read.issues[0].reason and "without an answer" in read.issues[1].reason
+    assert "not valid JSON" in read.issues[0].reason and "without an answer" in read.issues[1].reason
     empty = tmp_path / "empty.jsonl"
     empty.write_text("", encoding="utf-8")
     assert read_gold(empty).issues[0].reason == "empty file"
@@ -126,7 +129,8 @@ def test_bad_input_is_reported_by_line_and_skipped(tmp_path: Path) -> None:
         {"id": "s1", "question": "q?", "answers": [{"text": "zzz", "answer_start": 0}]}]}]}]}), encoding="utf-8")
     got = read_gold(squad)
     assert not got.questions and got.issues[0].reason == "answer not in its passage"
-    assert got.issues[0].where.endswith("data[0].paragraphs[0].qas[s1]")
+    assert got.issues[0].where.endswith("data[0].paragraphs[0].qas[0]")
+    assert got.kind == "squad" and got.corpus is not None and got.corpus.docs == {"000-T/000.txt": "abc"}
 
 
 def test_licences_of_the_public_sets() -> None:
