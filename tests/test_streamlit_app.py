@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,25 @@ pytest.importorskip("argon2", reason='the users file needs argon2-cffi: pip inst
 
 from streamlit.testing.v1 import AppTest
 
+from rag_app import RAG, AnswerEvent
+from rag_app.ui.chat import AnswerJob, Conversation
 from rag_app.ui.feedback import read_feedback
+from rag_app.ui.resources import PageResources
 from rag_app.ui.users import UsersFile
-from tests.rag_app.ui.ui_corpus import PDF_QUESTION, RESTRICTED_QUESTION, build_index
+from tests.rag_app.ui.ui_corpus import (
+    BUDGET_QUESTION,
+    LEAVE_QUESTION,
+    PDF_QUESTION,
+    RESTRICTED_QUESTION,
+    RESTRICTED_TERM,
+    VPN_QUESTION,
+    build_index,
+)
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app.py")
 SECRETS = ("Zephyrine retention bonus for engineers is", "12 percent", "bonus_plan", "Bonus plan", "Marmoset",
            "finance/budget")
+RESTRICTED_WORDS = (*SECRETS, RESTRICTED_TERM, "Marmoset", "stock option")
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +97,11 @@ def sign_in(at: AppTest, name: str, password: str) -> AppTest:
     return at
 
 
+def thumbs(at: AppTest) -> Any:
+    """The first answer's thumbs widget (st.feedback)."""
+    return at.get("feedback")[0]
+
+
 def add_users(path: Path) -> None:
     users = UsersFile(path)
     users.add("aiko", "aiko-password", ["hr"], admin=True)
@@ -104,7 +123,7 @@ def test_public_user_asks_and_reads_the_cited_pdf_page(env: dict[str, Path]) -> 
     assert any("<mark>The Kestrel backup window lasts four hours each night.</mark>" in m.value for m in card.markdown)
     images = card.get("image")
     assert images and "Page 2 of 2 — the cited passage is highlighted" in page_text(at)
-    assert any(b.label == "Download the original" for b in card.get("download_button"))
+    assert any(getattr(b, "label", None) == "Download the original" for b in card.get("download_button"))
 
 
 def test_refusal_says_why_and_shows_what_was_found(env: dict[str, Path]) -> None:
@@ -179,7 +198,7 @@ def test_a_users_file_with_a_bad_line_still_signs_the_others_in(env: dict[str, P
 
 def test_feedback_is_written_with_comment_and_corrected_answer(env: dict[str, Path]) -> None:
     at = ask(start(), PDF_QUESTION)
-    at.get("feedback")[0].set_value(0).run()
+    thumbs(at).set_value(0).run()
     (rec,) = read_feedback(env["feedback"]).records
     assert (rec.rating, rec.user, rec.question) == ("down", "public", PDF_QUESTION)
     assert rec.answer.citations[0].source == "it/backup.pdf" and rec.context_chunk_ids
@@ -244,7 +263,7 @@ def test_admin_feedback_and_reports_pages(env: dict[str, Path]) -> None:
     (run / "scores.csv").write_text("system,em\nextractive,0.66\n", encoding="utf-8")
     at = sign_in(start(), "aiko", "aiko-password")
     ask(at, PDF_QUESTION)
-    at.get("feedback")[0].set_value(1).run()
+    thumbs(at).set_value(1).run()
     at.sidebar.radio(key="page").set_value("Feedback").run()
     assert [m.value for m in at.metric][:3] == ["1", "1", "0"]
     at.sidebar.radio(key="page").set_value("Reports").run()
@@ -253,3 +272,109 @@ def test_admin_feedback_and_reports_pages(env: dict[str, Path]) -> None:
     at.run()
     assert "No evaluation reports found" in at.info[0].value
     assert json.loads(env["feedback"].read_text(encoding="utf-8").splitlines()[0])["rating"] == "up"
+
+
+def suggestions(at: AppTest) -> list[str]:
+    return [b.label for b in at.button if str(b.key or "").startswith("suggest-")]
+
+
+def test_suggested_questions_are_only_of_documents_the_user_may_see(env: dict[str, Path]) -> None:
+    add_users(env["users"])
+    bob = sign_in(start(), "bob", "bob-password")  # no group: public documents only
+    offered = suggestions(bob)
+    assert offered and RESTRICTED_QUESTION not in offered and BUDGET_QUESTION not in offered
+    assert {PDF_QUESTION, VPN_QUESTION, LEAVE_QUESTION} == set(offered)
+    shown = page_text(bob)
+    assert not [w for w in RESTRICTED_WORDS if w in shown], shown
+    aiko = sign_in(start(), "aiko", "aiko-password")  # hr, not finance
+    offered = suggestions(aiko)
+    assert RESTRICTED_QUESTION in offered and BUDGET_QUESTION not in offered
+    assert "stock option" not in page_text(aiko)  # a sample question without a source is never offered
+    aiko.sidebar.selectbox(key="f_folder").set_value("it").run()  # inside the filters only
+    assert set(suggestions(aiko)) == {PDF_QUESTION, VPN_QUESTION}
+
+
+def test_a_clicked_suggestion_is_asked_and_answered(env: dict[str, Path]) -> None:
+    at = start()
+    next(b for b in at.button if b.label == PDF_QUESTION).click().run()
+    assert not at.exception, at.exception
+    user_msg, answer_msg = at.chat_message
+    assert user_msg.markdown[0].value == PDF_QUESTION and "four hours" in answer_msg.markdown[0].value
+    assert suggestions(at) == []  # offered on an empty conversation only
+
+
+def _held_conversation(env: dict[str, Path], pending: list[str], pool: ThreadPoolExecutor,
+                       gate: threading.Event) -> Conversation:
+    """A conversation whose first answer (the PDF question) is being written, held until ``gate``
+    opens, with ``pending`` waiting behind it: the state a message sent meanwhile meets."""
+    rag = RAG.from_config(index_dir=env["index"], embedder="hashing", generator="extractive")
+
+    def held() -> Iterator[AnswerEvent]:
+        yield AnswerEvent(delta="The Kestrel ")
+        gate.wait(60)
+        yield from rag.stream(PDF_QUESTION, groups=[])
+
+    conv = Conversation()
+    conv.submit(PDF_QUESTION, 3)
+    conv.start_next(lambda q, history: AnswerJob(q, held).start(pool))
+    for q in pending:
+        assert conv.submit(q, 3) is None
+    return conv
+
+
+def _answered(at: AppTest) -> list[tuple[str, str]]:
+    """(question, answer text) of each turn as the page shows it, top to bottom."""
+    msgs = list(at.chat_message)
+    assert [m.name for m in msgs] == ["user", "assistant"] * (len(msgs) // 2)
+    return [(q.markdown[0].value, a.markdown[0].value) for q, a in zip(msgs[::2], msgs[1::2], strict=True)]
+
+
+def test_a_message_sent_while_an_answer_is_written_waits_and_is_answered_after_it(env: dict[str, Path]) -> None:
+    gate = threading.Event()
+    with ThreadPoolExecutor(1) as pool:
+        at = start()
+        at.session_state["conversation"] = conv = _held_conversation(env, [VPN_QUESTION], pool, gate)
+        threading.Timer(1.0, gate.set).start()  # the first answer ends while the page follows it
+        ask(at, LEAVE_QUESTION)
+    answered = _answered(at)
+    assert [q for q, _ in answered] == [PDF_QUESTION, VPN_QUESTION, LEAVE_QUESTION]  # in order, none lost
+    for (_, text), expected in zip(answered, ("four hours", "WireGuard", "10日"), strict=True):
+        assert expected in text  # each answer under its own question, none interleaved
+    assert answered[0][1].count("The Kestrel") == 1
+    assert [t.answer.question for t in conv.turns if t.answer] == [PDF_QUESTION, VPN_QUESTION, LEAVE_QUESTION]
+    assert conv.pending == [] and conv.job is None and not at.warning
+
+
+def test_a_message_sent_when_the_queue_is_full_is_refused_with_a_message(env: dict[str, Path]) -> None:
+    gate = threading.Event()
+    waiting = [VPN_QUESTION, LEAVE_QUESTION, "How often are restores of the Kestrel backups tested?"]
+    with ThreadPoolExecutor(1) as pool:
+        at = start()
+        at.session_state["conversation"] = _held_conversation(env, waiting, pool, gate)
+        threading.Timer(1.0, gate.set).start()
+        ask(at, "Which gateway does the VPN use?")
+    answered = _answered(at)
+    assert [q for q, _ in answered] == [PDF_QUESTION, *waiting] and "every quarter" in answered[-1][1]
+    (notice,) = [w.value for w in at.warning]  # still shown after the queue was answered
+    assert "3 questions are already waiting" in notice and "not taken" in notice
+    assert "Which gateway does the VPN use?" in notice
+    ask(at, "Which gateway does the VPN use?")  # sent again: taken, and the notice goes
+    assert not at.warning and "The VPN gateway is vpn" in _answered(at)[-1][1]
+
+
+def test_the_index_and_models_load_once_for_every_session_and_rerun(
+        env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[PageResources] = []
+    real = PageResources.from_env.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[PageResources], e: Any = None) -> PageResources:
+        built.append(real(cls, e))
+        return built[-1]
+
+    monkeypatch.setattr(PageResources, "from_env", classmethod(counted))
+    first = ask(start(), PDF_QUESTION)
+    first.run()
+    ask(start(), VPN_QUESTION)  # a second browser session, same process
+    assert len(built) == 1
+    engines = built[0].engines.configurations()
+    assert len(engines) == 1  # both sessions asked through one shared RAG

@@ -11,6 +11,7 @@
 - ``documents``: the documents an index holds, who may see each one, where its file lies;
 - ``uploads``: checking and saving uploaded files before they are ingested;
 - ``refusals``: a refusal's reason in words;
+- ``suggestions``: suggested questions, from the ingested folders' ``qa.jsonl``, of documents the asker may see;
 - ``reports``: evaluation reports found on disk;
 - ``settings``: the page's answer settings and filters as typed values;
 - ``views``: the Streamlit rendering (imports streamlit; nothing else here does);

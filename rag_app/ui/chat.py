@@ -92,18 +92,22 @@ class AnswerJob:
         with self._cond:
             return self._error
 
-    def follow(self, poll_s: float = 0.5) -> Iterator[str]:
-        """Every delta from the first, then new ones as they come, until the job ends."""
+    def follow(self, poll_s: float = 0.5, tick: Callable[[], None] | None = None) -> Iterator[str]:
+        """Every delta from the first, then new ones as they come, until the job ends. ``tick``
+        is called (outside the lock) after every ``poll_s`` seconds that brought nothing new: the
+        page shows the time so far there, which also lets Streamlit take a message sent meanwhile."""
         i = 0
         while True:
             with self._cond:
-                while i >= len(self._deltas) and not self._done:
+                if i >= len(self._deltas) and not self._done:
                     self._cond.wait(poll_s)
                 new, done = self._deltas[i:], self._done
             i += len(new)
             yield from new
             if done:  # every delta is in before done is set
                 return
+            if not new and tick is not None:
+                tick()
 
     def wait(self, timeout: float | None = None) -> bool:
         with self._cond:
@@ -142,13 +146,17 @@ class Conversation:
     pending: list[str] = field(default_factory=list)
     job: AnswerJob | None = None
     current: Turn | None = None
+    notice: str | None = None  # why the last message was not taken; shown until one is
 
     def submit(self, question: str, max_pending: int) -> str | None:
-        """Queue ``question``; a message when it was refused (the queue is full)."""
+        """Queue ``question``; a message when it was refused (the queue is full). The message is
+        kept in ``notice`` until a later question is taken."""
         if len(self.pending) >= max_pending:
-            return (f"{len(self.pending)} questions are already waiting for the answer being written; "
-                    "this one was not taken. Send it again when they are answered.")
+            self.notice = (f"{len(self.pending)} questions are already waiting for the answer being written; "
+                           f"this one was not taken: “{_shorten(question)}”. Send it again when they are answered.")
+            return self.notice
         self.pending.append(question)
+        self.notice = None
         return None
 
     @property
@@ -189,6 +197,11 @@ class Conversation:
     def clear(self) -> None:
         self.turns.clear()
         self.pending.clear()
+        self.notice = None
+
+
+def _shorten(text: str, chars: int = 80) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def make_stream(rag: Any, question: str, *, groups: Sequence[str], history: Sequence[Message],

@@ -1,6 +1,7 @@
 """What one page process shares between all its browser sessions, built once
 (``st.cache_resource`` in ``streamlit_app.py``): the RAG configurations over one opened index,
-the users file, the feedback store, the document list, a worker pool, the ingest slot."""
+the users file, the feedback store, the document list, the suggested questions, a worker pool,
+the ingest slot."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .documents import DocumentLibrary
 from .engines import Engines
 from .feedback import FeedbackStore
 from .ingest_jobs import IngestSlot
+from .suggestions import QuestionBook
 from .users import UsersFile
 
 WORKERS = 4  # answers and ingests written at once in one process (local models serialise themselves)
@@ -28,6 +30,7 @@ class PageResources:
     users: UsersFile
     feedback: FeedbackStore
     library: DocumentLibrary
+    questions: QuestionBook
     executor: ThreadPoolExecutor
     ingest: IngestSlot
 
@@ -43,6 +46,7 @@ class PageResources:
         ui = UIConfig.for_index(base.config.index.index_dir, e)
         return cls(config=ui, engines=Engines(base), users=UsersFile(ui.users_file),
                    feedback=FeedbackStore(ui.feedback_file), library=DocumentLibrary(ui.index_dir),
+                   questions=QuestionBook(),
                    executor=ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ragqa-page"),
                    ingest=IngestSlot())
 

@@ -1,5 +1,6 @@
-"""The page in a real headless Chromium: sign in, ask questions from docs_corpus/qa.jsonl, read
-the cited document's card and its rendered PDF page; screenshots of each answer.
+"""The page in a real headless Chromium: sign in, see the suggested questions (only of documents
+the user may see), ask questions from docs_corpus/qa.jsonl, read the cited document's card and its
+rendered PDF page, send two messages at once (both answered, in order); screenshots of each step.
 
 Needs Debian's chromium + chromium-driver (+ fonts-noto-cjk for Japanese) and selenium; skips
 with the reason where they are absent. Screenshots go to $RAGQA_E2E_SCREENSHOTS, else the test's
@@ -141,6 +142,17 @@ def _ask(driver: Any, question: str, n_before: int) -> Any:
     return wait.until(answered)
 
 
+def _suggestions(driver: Any) -> list[str]:
+    """The suggested-question buttons' texts (Streamlit marks a keyed widget with st-key-<key>)."""
+    return [b.text for b in driver.find_elements(By.CSS_SELECTOR, '[class*="st-key-suggest-"] button')]
+
+
+def _send(driver: Any, question: str) -> None:
+    box = driver.find_element(By.CSS_SELECTOR, 'textarea[data-testid="stChatInputTextArea"]')
+    box.send_keys(question)
+    box.send_keys(Keys.ENTER)
+
+
 def _check_answer(driver: Any, answer: Any, row: dict[str, Any], shot: Path) -> None:
     link = answer.find_element(By.CSS_SELECTOR, 'a[href^="#src-"]')
     anchor = link.get_attribute("href").split("#", 1)[1]
@@ -161,13 +173,45 @@ def _check_answer(driver: Any, answer: Any, row: dict[str, Any], shot: Path) -> 
     assert shot.stat().st_size > 20_000
 
 
-def test_sign_in_ask_japanese_and_english_and_open_the_cited_pdf_page(server: str, browser: Any,
-                                                                       shots: Path) -> None:
+def test_sign_in_ask_japanese_and_english_and_open_the_cited_pdf_page(server: str, browser: Any, shots: Path,
+                                                                       corpus_index: Path) -> None:
+    from rag_app import RAG
+    from rag_app.ui.suggestions import QuestionBook
+
     _sign_in(browser, server)
+    allowed = RAG.from_config(index_dir=corpus_index, generator="extractive").documents(groups=["engineering"])
+    expected = [q.question for q in QuestionBook().suggest(allowed)]
+    offered = WebDriverWait(browser, 30).until(lambda d: _suggestions(d))
+    assert sorted(offered) == sorted(expected) and len(offered) == 4  # mika's documents only
     browser.save_screenshot(str(shots / "signed_in.png"))
     ja, en = _qa("q001"), _qa("q048")  # leave_policy_ja.pdf (public), incident_response_runbook.pdf (engineering)
     answer = _ask(browser, ja["question"], 0)
     _check_answer(browser, answer, ja, shots / "answer_ja.png")
     answer = _ask(browser, en["question"], 2)
     _check_answer(browser, answer, en, shots / "answer_en.png")
+    _two_messages_at_once(browser, shots / "two_messages.png")
     print(f"screenshots: {shots}", file=sys.stderr)
+
+
+def _two_messages_at_once(driver: Any, shot: Path) -> None:
+    """The second message is sent while the first is answered: both answered, in order, apart."""
+    first, second = _qa("q044"), _qa("q047")
+    _send(driver, first["question"])
+    _send(driver, second["question"])
+    saw_waiting = False
+
+    def both_answered(d: Any) -> bool:
+        nonlocal saw_waiting
+        saw_waiting = saw_waiting or "Waiting: answered after" in d.find_element(By.TAG_NAME, "body").text
+        msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
+        return len(msgs) >= 8 and bool(msgs[7].find_elements(By.CSS_SELECTOR, 'a[href^="#src-"]'))
+
+    WebDriverWait(driver, ANSWER_TIMEOUT_S, poll_frequency=0.2).until(both_answered)
+    msgs = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[4:]
+    assert len(msgs) == 4, [m.text for m in msgs]  # nothing lost, nothing doubled
+    assert first["question"] in msgs[0].text and first["answer"] in msgs[1].text
+    assert second["question"] in msgs[2].text and second["answer"] in msgs[3].text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", msgs[0])
+    time.sleep(0.5)
+    driver.save_screenshot(str(shot))
+    print(f"second message seen waiting: {saw_waiting}", file=sys.stderr)

@@ -1,8 +1,10 @@
-"""The Ask page: the chat, the answer streaming in, its source cards, feedback.
+"""The Ask page: the chat, suggested questions, the answer streaming in, its source cards, feedback.
 
-Each script run: take a new message (checked, then queued) -> start the first waiting question
-when nothing is being written -> show the answered turns -> follow the answer being written
-(searching / writing state) -> when it ends, move it into the turns and run again.
+Each script run: take a new message, typed or a clicked suggestion (checked, then queued) ->
+start the first waiting question when nothing is being written -> show the answered turns ->
+show the questions waiting and why a message was not taken -> follow the answer being written
+(searching / writing state, in a slot above the waiting questions) -> when it ends, move it into
+the turns and run again.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from rag_app.ui.views.cards import render_cards
 from rag_app.ui.views.context import PageContext
 
 FOUND_ON_REFUSAL = 3  # passages shown under a refusal ("what was found")
+SUGGESTED_KEY = "suggested_question"  # session key: the suggestion clicked, asked on the next run
+WAITING_CAPTION = "Waiting: answered after the one being written."
 
 
 def conversation() -> Conversation:
@@ -32,26 +36,48 @@ def conversation() -> Conversation:
 
 def render(ctx: PageContext) -> None:
     conv = conversation()
-    question = st.chat_input("Ask about your documents — 日本語でも English でも")
+    typed = st.chat_input("Ask about your documents — 日本語でも English でも")
+    question = typed if typed is not None else st.session_state.pop(SUGGESTED_KEY, None)
     if question is not None:
         problem = question_problem(question, ctx.res.config.max_question_chars)
-        refused = problem or conv.submit(question.strip(), ctx.res.config.max_pending)
-        if refused:
-            st.warning(refused)
+        if problem:
+            conv.notice = problem
+        else:
+            conv.submit(question.strip(), ctx.res.config.max_pending)
     conv.finish()
     conv.start_next(lambda q, history: _job(ctx, q, history), ctx.res.config.history_turns)
     if not conv.turns and conv.job is None:
         st.caption("Ask a question: the answer cites its sources as [n]; each [n] opens its passage below the answer.")
+        _suggestions(ctx)
     for turn in conv.turns:
         _render_turn(ctx, turn)
-    if conv.job is not None and conv.current is not None:
-        _follow(conv.job, conv.current)
-        for q in conv.pending:
-            with st.chat_message("user"):
-                st.markdown(q)
-                st.caption("Waiting: answered after the one being written.")
+    writing = st.container() if conv.job is not None and conv.current is not None else None
+    for q in conv.pending:  # below the answer being written, shown while it is written
+        with st.chat_message("user"):
+            st.markdown(q)
+            st.caption(WAITING_CAPTION)
+    if conv.notice:
+        st.warning(conv.notice)
+    if writing is not None and conv.job is not None and conv.current is not None:
+        with writing:
+            _follow(conv.job, conv.current)
         if conv.finish() is not None:
             st.rerun()
+
+
+def _suggestions(ctx: PageContext) -> None:
+    """Sample questions about documents this user may see (inside the filters); a click asks one."""
+    picks = ctx.res.questions.suggest(ctx.res.library.visible(ctx.groups), ctx.filters)
+    if not picks:
+        return
+    st.caption("Suggested questions:")
+    cols = st.columns(2)
+    for i, q in enumerate(picks):
+        cols[i % 2].button(q.question, key=f"suggest-{i}", on_click=_choose, args=(q.question,))
+
+
+def _choose(question: str) -> None:
+    st.session_state[SUGGESTED_KEY] = question
 
 
 def _job(ctx: PageContext, question: str, history: list[Message]) -> AnswerJob:
@@ -65,19 +91,23 @@ def _follow(job: AnswerJob, turn: Turn) -> None:
     with st.chat_message("assistant"):
         status = st.status("Searching the documents…", expanded=False)
         t0 = time.perf_counter()
+        label = "Searching the documents…"
+
+        def tick() -> None:  # nothing new for a poll: show the time so far (a local model takes seconds)
+            status.update(label=f"{label} {time.perf_counter() - t0:.0f} s")
 
         def deltas() -> Iterator[str]:
-            writing = False
-            for d in job.follow():
-                if not writing:
-                    writing = True
-                    status.update(label="Writing the answer…")
+            nonlocal label
+            for d in job.follow(tick=tick):
+                if label != "Writing the answer…":
+                    label = "Writing the answer…"
+                    status.update(label=label)
                 yield d
 
         st.write_stream(deltas())
         job.wait()
-        label = "Could not answer" if job.error else f"Answered in {time.perf_counter() - t0:.1f} s"
-        status.update(label=label, state="error" if job.error else "complete")
+        done = "Could not answer" if job.error else f"Answered in {time.perf_counter() - t0:.1f} s"
+        status.update(label=done, state="error" if job.error else "complete")
 
 
 def _render_turn(ctx: PageContext, turn: Turn) -> None:

@@ -24,7 +24,8 @@ def render(ctx: PageContext) -> None:
     if problem:
         st.warning(problem.replace("question", "query"))
         return
-    hits = ctx.rag.search(query, groups=ctx.groups, filters=ctx.filters)
+    with st.spinner("Searching the documents…"):  # the first search of a process loads the embedder
+        hits = ctx.rag.search(query, groups=ctx.groups, filters=ctx.filters)
     if not hits:
         st.info("Nothing found in the documents you may see" + (" with these filters." if ctx.filters else "."))
         return

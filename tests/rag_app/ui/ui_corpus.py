@@ -1,5 +1,6 @@
 """A tiny corpus for the page's tests: public English and Japanese documents, a public PDF, and
-a restricted (hr) document whose words appear nowhere else, ingested with the hashing embedder."""
+a restricted (hr) document whose words appear nowhere else, ingested with the hashing embedder;
+its qa.jsonl gives the Ask page's suggested questions (one per document, a restricted one too)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,23 @@ RESTRICTED_TERM = "Zephyrine"  # only in hr/bonus_plan.md
 RESTRICTED_QUESTION = "How large is the Zephyrine retention bonus for engineers?"
 PDF_QUESTION = "How many hours does the Kestrel backup window last each night?"
 PDF_SENTENCE = "The Kestrel backup window lasts four hours each night."
+VPN_QUESTION = "Which client do I install for the VPN?"
+LEAVE_QUESTION = "入社6か月後に付与される年次有給休暇は何日ですか？"
+BUDGET_QUESTION = "What is the Marmoset project budget for FY2026?"  # finance only
+SAMPLE_QUESTIONS = [  # docs/qa.jsonl, in the format of docs_corpus/qa.jsonl
+    {"id": "u1", "question": PDF_QUESTION, "answer": "four hours", "answerable": True, "lang": "en",
+     "source": "it/backup.pdf", "page": 2},
+    {"id": "u2", "question": RESTRICTED_QUESTION, "answer": "12 percent", "answerable": True, "lang": "en",
+     "source": "hr/bonus_plan.md"},
+    {"id": "u3", "question": BUDGET_QUESTION, "answer": "40 million yen", "answerable": True, "lang": "en",
+     "source": "finance/budget.md"},
+    {"id": "u4", "question": VPN_QUESTION, "answer": "WireGuard", "answerable": True, "lang": "en",
+     "source": "it/vpn.md"},
+    {"id": "u5", "question": LEAVE_QUESTION, "answer": "10日", "answerable": True, "lang": "ja",
+     "source": "hr/leave_ja.md"},
+    {"id": "u6", "question": "What is the Zephyrine stock option plan?", "answer": None, "answerable": False,
+     "lang": "en", "source": None},  # no source: never offered
+]
 
 
 def write_pdf(path: Path, pages: list[list[str]]) -> None:
@@ -48,6 +66,9 @@ def build_corpus(root: Path) -> Path:
         ["Backup policy", "Nightly backups run for every production database."],
         ["Backup window", PDF_SENTENCE, "Restores are tested every quarter by the operations team."],
     ])
+    (docs / "qa.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in SAMPLE_QUESTIONS),
+                                   encoding="utf-8")
+    (docs / ".ragqaignore").write_text("qa.jsonl\n", encoding="utf-8")  # as in docs_corpus: not a document
     return docs
 
 
