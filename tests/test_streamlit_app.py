@@ -290,6 +290,8 @@ def test_suggested_questions_are_only_of_documents_the_user_may_see(env: dict[st
     offered = suggestions(aiko)
     assert RESTRICTED_QUESTION in offered and BUDGET_QUESTION not in offered
     assert "stock option" not in page_text(aiko)  # a sample question without a source is never offered
+    langs = aiko.sidebar.multiselect(key="f_langs").options
+    assert langs == bob.sidebar.multiselect(key="f_langs").options and {"en", "ja"} <= set(langs)  # not the index's
     aiko.sidebar.selectbox(key="f_folder").set_value("it").run()  # inside the filters only
     assert set(suggestions(aiko)) == {PDF_QUESTION, VPN_QUESTION}
 

@@ -1,6 +1,8 @@
 """The sidebar: who is signed in, which page, the answer settings and the filters.
 
-Filter choices (folders, file types, dates) are taken only from documents the user may see.
+Filter choices (folders, file types, dates) are taken only from documents the user may see; the
+languages offered are the ones ragqa tells apart, whatever the index holds (the index's own list
+counts restricted documents' chunks too).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import datetime as dt
 
 import streamlit as st
 
+from ingest.lang import LANGS
 from rag_app.ui.documents import filter_choices
 from rag_app.ui.resources import PageResources
 from rag_app.ui.settings import (
@@ -60,11 +63,10 @@ def filters(res: PageResources, user: User) -> Filters | None:
     from rag_app.ui.settings import make_filters
 
     choices = filter_choices(res.library.visible(user.groups))
-    langs = sorted(res.rag.status().languages) if res.rag.config.index.index_dir.exists() else []
     with st.sidebar.expander("Filters", expanded=False):
         folder = st.selectbox("Folder", [ALL_FOLDERS, *choices.folders], key="f_folder")
         types = st.multiselect("File type", list(choices.file_types), key="f_types")
-        chosen_langs = st.multiselect("Language", langs, key="f_langs")
+        chosen_langs = st.multiselect("Language", list(LANGS), key="f_langs")
         by_date = st.checkbox("Only documents dated between", key="f_by_date")
         d_from = d_to = None
         if by_date:
