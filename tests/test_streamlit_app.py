@@ -217,6 +217,9 @@ def test_settings_reach_the_answer(env: dict[str, Path]) -> None:
     ask(at, PDF_QUESTION)
     answer = at.session_state["conversation"].turns[0].answer
     assert len(answer.contexts) == 1 and answer.settings["answer"]["mode"] == "bm25"
+    at.sidebar.selectbox(key="gen_kind").set_value("smollm2").run()
+    at.sidebar.text_input(key="gen_adapter").input("ft-adapter").run()  # a tuned adapter of the bundled model
+    assert not at.sidebar.error
     at.sidebar.selectbox(key="gen_kind").set_value("openai-compatible").run()
     at.sidebar.text_input(key="gen_detail").input("no-url").run()
     assert "expected <model>@http" in at.sidebar.error[0].value  # a bad spec is named, the page keeps answering

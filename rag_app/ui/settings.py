@@ -38,27 +38,41 @@ class PageSettings:
     top_k: int = 5
 
 
-def generator_spec(kind: str, detail: str = "") -> str:
-    """The spec for a generator kind and its detail field; ValueError naming what is missing."""
+ADAPTER_KINDS = ("smollm2", "qwen-1.5b", "llama-cpp")  # GGUF models a tuned adapter attaches to (#adapter=DIR)
+
+
+def generator_spec(kind: str, detail: str = "", adapter: str = "") -> str:
+    """The spec for a generator kind, its detail field and an optional tuned adapter folder
+    (``ragqa finetune export-gguf``); ValueError naming what is missing."""
     from rag_app.generators.registry import parse_spec
 
     if kind not in GENERATOR_KINDS:
         raise ValueError(f"unknown generator {kind!r}; allowed: {', '.join(GENERATOR_KINDS)}")
-    if not GENERATOR_KINDS[kind]:
-        return kind
-    if not detail.strip():
+    if GENERATOR_KINDS[kind] and not detail.strip():
         raise ValueError(f"{kind} needs its {GENERATOR_KINDS[kind]}")
-    spec = f"{kind}:{detail.strip()}"
-    parse_spec(spec)  # raises ValueError with the allowed forms
+    spec = f"{kind}:{detail.strip()}" if GENERATOR_KINDS[kind] else kind
+    if adapter.strip():
+        if kind not in ADAPTER_KINDS:
+            raise ValueError(f"{kind} takes no adapter folder; a tuned adapter attaches to "
+                             f"{', '.join(ADAPTER_KINDS)} (hf: add #adapter=DIR to its model path)")
+        spec = f"{spec}#adapter={adapter.strip()}"
+    if spec != kind:
+        parse_spec(spec)  # raises ValueError with the allowed forms
     return spec
 
 
-def split_spec(spec: str) -> tuple[str, str]:
-    """(kind, detail) of a spec, the inverse of ``generator_spec`` (for the widgets' defaults)."""
-    if spec in GENERATOR_KINDS and not GENERATOR_KINDS[spec]:
-        return spec, ""
-    kind, _, detail = spec.partition(":")
-    return (kind, detail) if kind in GENERATOR_KINDS else ("auto", "")
+def split_spec(spec: str) -> tuple[str, str, str]:
+    """(kind, detail, adapter) of a spec, the inverse of ``generator_spec`` (for the widgets'
+    defaults); ("auto", "", "") for a spec the widgets cannot show."""
+    head, _, frag = spec.partition("#")
+    kind, _, detail = head.partition(":")
+    if kind == "hf":
+        return "hf", spec.partition(":")[2], ""
+    adapter = frag.partition("=")[2] if frag.startswith("adapter=") else ""
+    if kind not in GENERATOR_KINDS or bool(detail) != bool(GENERATOR_KINDS[kind]) or (frag and not adapter) \
+            or (adapter and kind not in ADAPTER_KINDS):
+        return "auto", "", ""
+    return kind, detail, adapter
 
 
 def key_notice(kind: str, env: Mapping[str, str] | None = None) -> str | None:

@@ -15,6 +15,7 @@ from ingest.lang import LANGS
 from rag_app.ui.documents import filter_choices
 from rag_app.ui.resources import PageResources
 from rag_app.ui.settings import (
+    ADAPTER_KINDS,
     GENERATOR_KINDS,
     MODES,
     TOP_K_RANGE,
@@ -37,7 +38,7 @@ def page_choice(user: User) -> str:
 def settings(res: PageResources) -> PageSettings:
     base = res.rag.config.answer
     kinds = list(GENERATOR_KINDS)
-    kind0, detail0 = split_spec(base.generator)
+    kind0, detail0, adapter0 = split_spec(base.generator)
     with st.sidebar.expander("Answer settings", expanded=False):
         kind = st.selectbox("Generator", kinds, index=kinds.index(kind0), key="gen_kind",
                             help="extractive quotes the passages (no model); smollm2 / qwen-1.5b are local "
@@ -45,6 +46,10 @@ def settings(res: PageResources) -> PageSettings:
         detail = ""
         if GENERATOR_KINDS[kind]:
             detail = st.text_input(GENERATOR_KINDS[kind], value=detail0 if kind == kind0 else "", key="gen_detail")
+        adapter = ""
+        if kind in ADAPTER_KINDS:
+            adapter = st.text_input("Tuned adapter folder (optional: `ragqa finetune export-gguf`)",
+                                    value=adapter0 if kind == kind0 else "", key="gen_adapter")
         notice = key_notice(kind)
         if notice:
             st.caption(notice)
@@ -52,7 +57,7 @@ def settings(res: PageResources) -> PageSettings:
         top_k = st.slider("Passages given to the model (top-k)", *TOP_K_RANGE,
                           value=min(max(base.top_k, TOP_K_RANGE[0]), TOP_K_RANGE[1]), key="top_k")
     try:
-        spec = generator_spec(kind, detail)
+        spec = generator_spec(kind, detail, adapter)
     except ValueError as e:
         st.sidebar.error(f"{e}. Answering with {base.generator} until it is fixed.")
         spec = base.generator

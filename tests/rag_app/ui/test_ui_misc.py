@@ -28,7 +28,19 @@ def test_generator_specs_and_key_notices_never_show_a_key() -> None:
         generator_spec("anthropic", "")
     with pytest.raises(ValueError, match="expected <model>@http"):
         generator_spec("openai-compatible", "no-url")
-    assert split_spec("hf:/m.gguf#adapter=/a") == ("hf", "/m.gguf#adapter=/a")
+    assert split_spec("hf:/m.gguf#adapter=/a") == ("hf", "/m.gguf#adapter=/a", "")
+
+
+def test_a_bundled_model_with_a_tuned_adapter_is_a_page_setting() -> None:
+    spec = generator_spec("smollm2", "", "/ft-adapter")
+    assert spec == "smollm2#adapter=/ft-adapter" and split_spec(spec) == ("smollm2", "", "/ft-adapter")
+    spec = generator_spec("llama-cpp", "/m.gguf", "/a")
+    assert spec == "llama-cpp:/m.gguf#adapter=/a" and split_spec(spec) == ("llama-cpp", "/m.gguf", "/a")
+    for spec in ("extractive", "openai-compatible:m@http://127.0.0.1:8080/v1", "anthropic:claude-haiku-4-5"):
+        assert generator_spec(*split_spec(spec)) == spec  # the configured generator is the widgets' default
+    with pytest.raises(ValueError, match="extractive takes no adapter folder; a tuned adapter attaches to smollm2"):
+        generator_spec("extractive", "", "/a")
+    assert split_spec("smollm2#temperature=0") == ("auto", "", "")  # not a spec the widgets can show
     notice = key_notice("openai", {"OPENAI_API_KEY": "sk-very-secret"})
     assert notice is not None and "is set" in notice and "sk-very-secret" not in notice
     assert "not set" in (key_notice("anthropic", {}) or "") and key_notice("extractive", {}) is None
