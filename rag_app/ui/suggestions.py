@@ -1,16 +1,17 @@
 """Suggested questions on the Ask page: sample questions about the documents the asker may see.
 
 They come from a ``qa.jsonl`` at the top of an ingested folder, in the format of
-``docs_corpus/qa.jsonl`` (what ``ragqa eval`` and ``ragqa calibrate`` read): one JSON object a
-line with ``question`` and ``source`` (the document's path below that folder), optionally
-``answerable`` and ``lang``. A question is offered only when
+``docs_corpus/qa.jsonl``, read by the one gold-question reader (``rag_app.qa_file``, what
+``ragqa eval`` and ``ragqa calibrate`` read): ``question`` and ``source`` (or ``sources``: the
+documents' paths below that folder), optionally ``answerable`` and ``lang``. A question is
+offered only when
 
-- the document it was written about is in the index and the asker may see it (the caller hands
-  in the documents already filtered by the asker's groups: ``DocumentLibrary.visible``);
-- it is answerable (``"answerable": false`` rows test refusals; a suggestion should answer);
-- it names its ``source``: a row without one is never offered, since nothing says whom it may be
+- every document it was written about is in the index and the asker may see it (the caller
+  hands in the documents already filtered by the asker's groups: ``DocumentLibrary.visible``);
+- it is not marked unanswerable (those lines test refusals; a suggestion should answer);
+- it names its sources: a line without one is never offered, since nothing says whom it may be
   shown to (fail closed);
-- its document matches the page's filters, so a click never asks outside them.
+- its documents match the page's filters, so a click never asks outside them.
 
 The pick is deterministic and spread: the first question of the first document of every folder,
 then the first question of each folder's second document, and so on.
@@ -18,12 +19,12 @@ then the first question of each folder's second document, and so on.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from rag_app.qa_file import QARecord, read_qa_file
 from rag_app.types import DocumentInfo
 from retrieval.types import Filters
 
@@ -36,28 +37,18 @@ MAX_SUGGESTION_CHARS = 200  # a longer sample question is not offered as a butto
 class SampleQuestion:
     question: str
     root: str  # the ingested folder that holds the questions file (DocumentInfo.root)
-    source: str  # the document it is about, relative to ``root`` (DocumentInfo.source)
+    sources: tuple[str, ...]  # the documents it is about, relative to ``root`` (DocumentInfo.source)
     lang: str | None = None
 
 
-def parse_questions(text: str, root: str) -> list[SampleQuestion]:
-    """The offerable rows of a questions file, in file order; rows that are not JSON objects, lack
-    a question or a source, or are marked unanswerable are left out."""
-    out: list[SampleQuestion] = []
-    for line in text.splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(row, dict) or row.get("answerable", True) is not True:
-            continue
-        q, source, lang = row.get("question"), row.get("source"), row.get("lang")
-        if not (isinstance(q, str) and q.strip() and len(q) <= MAX_SUGGESTION_CHARS
-                and isinstance(source, str) and source):
-            continue
-        out.append(SampleQuestion(question=q.strip(), root=root, source=PurePosixPath(source).as_posix(),
-                                  lang=lang if isinstance(lang, str) else None))
-    return out
+def sample_questions(records: Sequence[QARecord], root: str) -> list[SampleQuestion]:
+    """The offerable questions of a questions file's records, in file order: not marked
+    unanswerable, naming their sources, short enough for a button."""
+    return [SampleQuestion(question=r.question.strip(), root=root,
+                           sources=tuple(PurePosixPath(s).as_posix() for s in r.sources), lang=r.lang or None)
+            for r in records
+            if r.answerable is not False and r.sources and r.question.strip()
+            and len(r.question) <= MAX_SUGGESTION_CHARS]
 
 
 def matches_filters(doc: DocumentInfo, lang: str | None, filters: Filters | None) -> bool:
@@ -82,14 +73,14 @@ def pick_suggestions(questions: Sequence[SampleQuestion], visible: Sequence[Docu
     """Up to ``n`` questions about documents in ``visible`` (and inside ``filters``), spread over
     folders and documents; deterministic for the same inputs."""
     docs = {(d.root, d.source): d for d in visible}
-    per_doc: dict[tuple[str, str], list[SampleQuestion]] = {}
+    per_doc: dict[tuple[str, str], list[SampleQuestion]] = {}  # keyed by the question's first source
     seen: set[str] = set()
     for q in questions:
-        doc = docs.get((q.root, q.source))
-        if doc is None or q.question in seen or not matches_filters(doc, q.lang, filters):
+        keys = [(q.root, s) for s in q.sources]
+        if q.question in seen or not all(k in docs and matches_filters(docs[k], q.lang, filters) for k in keys):
             continue
         seen.add(q.question)
-        per_doc.setdefault((q.root, q.source), []).append(q)
+        per_doc.setdefault(keys[0], []).append(q)
     # (question's place in its document, document's place in its folder, folder, document) per question
     place: dict[tuple[str, str], tuple[int, tuple[str, str]]] = {}
     in_folder: dict[tuple[str, str], int] = {}
@@ -131,10 +122,7 @@ class QuestionBook:
             hit = self._cache.get(path)
             if hit is not None and hit[0] == stamp:
                 return hit[1]
-        try:
-            parsed = parse_questions(path.read_text(encoding="utf-8", errors="replace"), root)
-        except OSError:
-            return []
+        parsed = sample_questions(read_qa_file(path, fmt="qa").records, root)  # bad lines are skipped there
         with self._lock:
             self._cache[path] = (stamp, parsed)
         return parsed

@@ -5,12 +5,13 @@ import os
 from pathlib import Path
 
 from rag_app import DocumentInfo, Filters
+from rag_app.qa_file import read_qa_file
 from rag_app.ui.suggestions import (
     QUESTIONS_FILE,
     QuestionBook,
     SampleQuestion,
-    parse_questions,
     pick_suggestions,
+    sample_questions,
 )
 
 
@@ -20,17 +21,25 @@ def _doc(source: str, groups: tuple[str, ...] = ("public",), root: str = "/docs"
 
 
 def _q(source: str, question: str, lang: str = "en") -> SampleQuestion:
-    return SampleQuestion(question=question, root="/docs", source=source, lang=lang)
+    return SampleQuestion(question=question, root="/docs", sources=(source,), lang=lang)
 
 
-def test_only_answerable_questions_that_name_their_document_are_offered() -> None:
-    rows = [{"question": "How many days?", "source": "hr/leave.md", "lang": "en"},
+def test_only_answerable_questions_that_name_their_documents_are_offered(tmp_path: Path) -> None:
+    rows = [{"question": "How many days?", "answer": "10", "source": "hr/leave.md", "lang": "en"},
             {"question": "Unanswerable?", "source": "hr/leave.md", "answerable": False},
-            {"question": "Whose is this?", "source": None},
-            {"question": "x" * 500, "source": "hr/leave.md"},
+            {"question": "Whose is this?", "answer": "x", "source": None},
+            {"question": "x" * 500, "answer": "x", "source": "hr/leave.md"},
             {"source": "hr/leave.md"}]
-    text = "\n".join(json.dumps(r) for r in rows) + "\n{not json\n[1, 2]\n"
-    assert parse_questions(text, "/docs") == [SampleQuestion("How many days?", "/docs", "hr/leave.md", "en")]
+    path = tmp_path / QUESTIONS_FILE
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n{not json\n[1, 2]\n", encoding="utf-8")
+    assert sample_questions(read_qa_file(path, fmt="qa").records, "/docs") == [
+        SampleQuestion("How many days?", "/docs", ("hr/leave.md",), "en")]
+
+
+def test_a_question_about_several_documents_needs_every_one_visible() -> None:
+    q = SampleQuestion("Compare them?", "/docs", ("hr/a.md", "hr/secret.md"), "en")
+    assert pick_suggestions([q], [_doc("hr/a.md")]) == []
+    assert pick_suggestions([q], [_doc("hr/a.md"), _doc("hr/secret.md", ("hr",))]) == [q]
 
 
 def test_the_pick_is_of_visible_documents_spread_over_folders_and_deterministic() -> None:
@@ -57,10 +66,10 @@ def test_the_book_reads_the_ingested_folders_questions_again_when_they_change(tm
     root = tmp_path / "docs"
     root.mkdir()
     path = root / QUESTIONS_FILE
-    path.write_text(json.dumps({"question": "Q1", "source": "a.md"}) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({"question": "Q1", "answer": "A", "source": "a.md"}) + "\n", encoding="utf-8")
     book, visible = QuestionBook(), [_doc("a.md", root=str(root))]
     assert [q.question for q in book.suggest(visible)] == ["Q1"]
-    path.write_text(json.dumps({"question": "Q2?", "source": "a.md"}) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({"question": "Q2?", "answer": "A", "source": "a.md"}) + "\n", encoding="utf-8")
     os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
     assert [q.question for q in book.suggest(visible)] == ["Q2?"]
     path.unlink()
