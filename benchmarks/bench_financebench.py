@@ -98,6 +98,10 @@ class Question:
 # --------------------------------------------------------------------------------------------
 # data and selection
 # --------------------------------------------------------------------------------------------
+# in the index names: indexes are incremental per file, so a loader change (period tables as rows,
+# issue #14) needs indexes of its own rather than a rerun over unchanged files
+LOADER_TAG = "-tt"
+
 def load_questions() -> list[Question]:
     out = []
     for line in dataset_path(QUESTIONS_FILE).read_text(encoding="utf-8").splitlines():
@@ -232,21 +236,51 @@ def retriever_search(retriever: Any, k: int = TOP_K) -> Callable[[str], list[Any
     return lambda text: retriever.retrieve(text, top_k=k)
 
 
-def default_hybrid(reader: Any) -> Any:
-    """Hybrid with the answer side's defaults (``rag_app.config.AnswerSettings``)."""
+def default_retriever(reader: Any, mode: str = "hybrid", **overrides: Any) -> Any:
+    """The retriever of ``mode`` with the answer side's defaults (``rag_app.config.AnswerSettings``:
+    fusion weights, depth, synonyms, period weight), ``overrides`` replacing some."""
+    from dataclasses import replace
+
     from rag_app.config import AnswerSettings
     from retrieval.factory import make_retriever
+    from retrieval.synonyms import load_synonyms
 
-    s = AnswerSettings()
-    return make_retriever(reader, "hybrid", depth=s.depth, weights=(s.dense_weight, s.bm25_weight))
+    s = replace(AnswerSettings(), **overrides)
+    return make_retriever(reader, mode, depth=s.depth, weights=(s.dense_weight, s.bm25_weight),
+                          synonyms=load_synonyms(s.synonyms), period_weight=s.period_weight)
+
+
+def default_hybrid(reader: Any) -> Any:
+    return default_retriever(reader, "hybrid")
+
+
+# (synonyms, period_weight) of the hybrid: the issue-#14 query-side steps, measured one by one
+QUERY_VARIANTS = (("off", 0.0), ("off", 1.0), ("finance", 0.0), ("finance", 1.0), ("finance", 2.0))
+
+
+def query_variants(reader: Any, questions: Sequence[Question]) -> list[dict[str, Any]]:
+    rows = []
+    for synonyms, period_weight in QUERY_VARIANTS:
+        r = default_retriever(reader, "hybrid", synonyms=synonyms, period_weight=period_weight)
+        rows.append({"synonyms": synonyms, "period_weight": period_weight,
+                     **evaluate(retriever_search(r), questions)})
+    return rows
+
+
+def variants_table(rows: Sequence[dict[str, Any]]) -> str:
+    out = ["| synonyms | period weight | filing R@5 | filing MRR@5 | page R@5 | page R@10 | page MRR@5 |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f, p = r["filing"], r["page"]
+        out.append(f"| {r['synonyms']} | {r['period_weight']:g} | {f['recall@5']:.3f} | {f['mrr@5']:.3f} | "
+                   f"{p['recall@5']:.3f} | {p['recall@10']:.3f} | {p['mrr@5']:.3f} |")
+    return "\n".join(out)
 
 
 def run_modes(reader: Any, questions: Sequence[Question]) -> dict[str, Any]:
-    from retrieval.factory import make_retriever
-
     out = {}
     for mode in MODES:
-        r = default_hybrid(reader) if mode == "hybrid" else make_retriever(reader, mode)
+        r = default_retriever(reader, mode)
         t = time.perf_counter()
         out[mode] = evaluate(retriever_search(r), questions)
         out[mode]["seconds"] = time.perf_counter() - t
@@ -332,7 +366,7 @@ def main() -> None:
     questions = [q for q in all_questions if q.filing in chosen]
     companies = sorted({q.company for q in questions})
     corpus = "all filings" if budget is None else f"subset of {budget} pages"
-    tag = "all" if budget is None else f"p{budget}"
+    tag = ("all" if budget is None else f"p{budget}") + LOADER_TAG
     print(f"corpus: {corpus}: {len(filings)} of {len(pages)} filings, {sum(pages[f] for f in filings)} pages, "
           f"{len(questions)} of {len(all_questions)} questions, {len(companies)} of "
           f"{len({q.company for q in all_questions})} companies ({', '.join(companies)})", flush=True)
@@ -355,6 +389,7 @@ def main() -> None:
     cost = context_cost(readers["with"])
 
     swept = sweep(readers["with"], questions) if args.sweep else []
+    variants = query_variants(readers["with"], questions)
     SIGNALS_FILE.parent.mkdir(parents=True, exist_ok=True)
     with SIGNALS_FILE.open("w", encoding="utf-8") as f:
         for row in signal_rows(readers["with"], questions):
@@ -365,13 +400,14 @@ def main() -> None:
           f"(+{100 * cost['extra_share']:.1f} %), context line {cost['context_chars']:.0f} chars; "
           + "; ".join(f"{v}: {ingest[v]['embedded']} embedded in {ingest[v]['embed_compute_s']:.0f} s, "
                       f"ingest {ingest[v]['wall_s']:.0f} s" for v in VARIANTS))
+    print("\nhybrid, query-side settings (context index):\n" + variants_table(variants))
     if swept:
         print("\n" + sweep_table(swept))
     print(f"\nsignals: {SIGNALS_FILE.relative_to(OUT_DIR.parent.parent)} ({2 * len(questions)} rows)")
     path = write_json("bench_financebench", {
         "header": head, "corpus": corpus, "filings": filings, "pages": sum(pages[f] for f in filings),
         "questions": len(questions), "companies": companies, "ingest": ingest, "context_cost": cost,
-        "results": results, "sweep": swept,
+        "results": results, "sweep": swept, "query_variants": variants,
     })
     print(f"wrote {path}")
 

@@ -86,23 +86,23 @@ def phase_data() -> Path:
     return merge_data(parts, DATA / "raft").parent
 
 
-def train_config(max_steps: int) -> Any:
+def train_config(max_steps: int, threads: int = 2) -> Any:
     from rag_app.finetune.config import TrainConfig
 
     return TrainConfig(base="smollm2", data_dir=DATA / "raft", out_dir=ADAPTER, rank=8, alpha=16,
                        learning_rate=3e-4, max_steps=max_steps, grad_accum=4, max_length=2048, save_steps=5,
-                       eval_steps=1000, eval_max_records=24, threads=2)
+                       eval_steps=1000, eval_max_records=24, threads=threads)
 
 
-def phase_train(max_steps: int) -> dict[str, Any]:
+def phase_train(max_steps: int, threads: int = 2) -> dict[str, Any]:
     from rag_app.finetune.manifest import training_record
     from rag_app.finetune.train import train
 
     if (ADAPTER / "ragqa_adapter.json").is_file():
         rec = training_record(ADAPTER)
-        if rec["metrics"]["steps"] >= max_steps or rec.get("interrupted"):
+        if rec["metrics"]["steps"] >= max_steps:  # an interrupted run resumes from its checkpoint
             return rec
-    train(train_config(max_steps))
+    train(train_config(max_steps, threads))
     return training_record(ADAPTER)
 
 
@@ -246,13 +246,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1,
                     help="llama.cpp threads; 1 is much faster while other processes keep the cores busy")
+    ap.add_argument("--train-threads", type=int, default=2,
+                    help="torch threads for training (1 leaves a core to other work)")
     args = ap.parse_args()
     h = header(extra_versions=("trl", "peft", "llama_cpp_python"))
     print("## bench_finetune\n\n" + header_markdown(h) + "\n", flush=True)
     if args.phase in ("all", "data"):
         phase_data()
     if args.phase in ("all", "train"):
-        phase_train(args.max_steps)
+        phase_train(args.max_steps, args.train_threads)
     if args.phase in ("all", "export"):
         print(phase_export())
     if args.phase in ("data", "train", "export"):

@@ -26,6 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from retrieval.synonyms import Synonyms
+
 # Words that ask rather than name: an answer never contains them, so they cannot be "supported".
 # English: the word after "how" (how many/much/long/...); what/which/who/when/where are stopwords
 # of the analyzer already. Japanese (Sudachi normalised forms): interrogatives, any term holding
@@ -118,6 +120,17 @@ def support_terms(chunk: _Chunk, analyzer: Analyzer) -> list[str]:
     return analyzer.tokenize(f"{chunk.doc_context}\n{chunk.text}" if chunk.doc_context else chunk.text)
 
 
+def synonym_terms(question: str, chunk: _Chunk, synonyms: Synonyms, analyzer: Analyzer) -> list[str]:
+    """The terms a chunk supports through synonyms: the words of every group that ``question``
+    names and the chunk holds in one of its phrases (a cash-flow row "Purchases of property, plant
+    and equipment" supports "capital expenditure")."""
+    out: list[str] = []
+    for group in synonyms.matched_groups(question):
+        if synonyms.holds_any(chunk.text, group):
+            out.extend(analyzer.tokenize(" ".join(group)))
+    return out
+
+
 def bm25_idf(df: int, n_docs: int) -> float:
     """BM25's (Lucene) idf: ln(1 + (N - df + 0.5) / (df + 0.5)); > 0 for every df <= N."""
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
@@ -155,4 +168,5 @@ def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence
     return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
 
 
-__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_terms", "support_terms", "term_support"]
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_terms", "support_terms", "synonym_terms",
+           "term_support"]

@@ -153,6 +153,10 @@ TopKOpt = Annotated[int | None, typer.Option("--top-k", min=1, max=1000, help="H
 DepthOpt = Annotated[int | None, typer.Option(min=1, help="Candidates per retriever before fusion (default 50).")]
 DenseWeightOpt = Annotated[float | None, typer.Option("--dense-weight", help="RRF weight of the dense lists (default 1).")]
 BM25WeightOpt = Annotated[float | None, typer.Option("--bm25-weight", help="RRF weight of the BM25 list (default 1).")]
+SynonymsOpt = Annotated[str | None, typer.Option(
+    help="Synonym groups for keyword search and the support check: finance (default), off, or a JSON file.")]
+PeriodWeightOpt = Annotated[float | None, typer.Option(
+    "--period-weight", min=0.0, help="RRF weight of the asked-period documents' list (hybrid; default 1, 0 = off).")]
 RerankerOpt = Annotated[str | None, typer.Option(help="Local CrossEncoder model directory to rerank with.")]
 EmbedderOpt = Annotated[str | None, typer.Option(help="Embedder spec (must match the index's model).")]
 SourceOpt = Annotated[str | None, typer.Option(help="Only sources under this path prefix (e.g. hr/).")]
@@ -227,6 +231,8 @@ def search(
     dense_weight: DenseWeightOpt = None,
     bm25_weight: BM25WeightOpt = None,
     reranker: RerankerOpt = None,
+    synonyms: SynonymsOpt = None,
+    period_weight: PeriodWeightOpt = None,
     groups: GroupsOpt = None,
     source: SourceOpt = None,
     file_type: FileTypeOpt = None,
@@ -243,7 +249,7 @@ def search(
     from .types import ANSWER_SCHEMA_VERSION
 
     rag = _rag(index, config, embedder, mode=mode, top_k=top_k, depth=depth, dense_weight=dense_weight,
-               bm25_weight=bm25_weight, reranker=reranker)
+               bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms, period_weight=period_weight)
     filters = _filters(source, file_type, lang, date_from, date_to)
     try:
         hits = rag.search(query, groups=_groups(groups), filters=filters)
@@ -298,6 +304,8 @@ def ask(
     dense_weight: DenseWeightOpt = None,
     bm25_weight: BM25WeightOpt = None,
     reranker: RerankerOpt = None,
+    synonyms: SynonymsOpt = None,
+    period_weight: PeriodWeightOpt = None,
     source: SourceOpt = None,
     file_type: FileTypeOpt = None,
     lang: LangOpt = None,
@@ -321,8 +329,8 @@ def ask(
     from .generators.errors import GeneratorError
 
     rag = _rag(index, config, embedder, generator=generator, mode=mode, top_k=top_k, depth=depth,
-               dense_weight=dense_weight, bm25_weight=bm25_weight, reranker=reranker,
-               refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
+               dense_weight=dense_weight, bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms,
+               period_weight=period_weight, refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
                max_context_tokens=max_context_tokens, max_tokens=max_tokens, temperature=temperature,
                injection_defence=injection_defence, rewrite_follow_ups=rewrite_follow_ups)
     kw = {"groups": _groups(groups), "filters": _filters(source, file_type, lang, date_from, date_to)}

@@ -47,6 +47,12 @@ class AnswerSettings:
     dense_weight: float = 1.0  # RRF weight of the dense list
     bm25_weight: float = 1.0  # RRF weight of the BM25 list
     reranker: str | None = None  # RAGQA_RERANKER: a local CrossEncoder directory
+    # synonym groups for the BM25 query and the support gate: "finance" (built in), "off", or a
+    # JSON file of groups (retrieval/synonyms.py)
+    synonyms: str = "finance"
+    # RRF weight of the list of candidates whose document is of the question's years (hybrid;
+    # retrieval/periods.py); 0 turns it off. Measured on FinanceBench: BENCHMARKS.md "Real filings"
+    period_weight: float = 1.0
     generator: str = "auto"  # RAGQA_GENERATOR: auto | extractive | smollm2 | openai:MODEL | anthropic:MODEL ...
     refusal_threshold: float | None = None  # None: the index's calibrated value, else the default above
     # refuse when more than this share of the question's idf-weighted terms is in no retrieved
@@ -59,6 +65,9 @@ class AnswerSettings:
     injection_defence: bool = True  # neutralise planted instructions; block answers that obey them
     rewrite_follow_ups: bool = True  # use the chat history to make follow-up questions self-contained
 
+
+# the settings that choose the retriever (the rest act after retrieval)
+RETRIEVAL_SETTINGS = ("mode", "depth", "dense_weight", "bm25_weight", "reranker", "synonyms", "period_weight")
 
 _ENV = {"mode": "RAGQA_MODE", "generator": "RAGQA_GENERATOR", "reranker": "RAGQA_RERANKER", "top_k": "RAGQA_TOP_K"}
 

@@ -174,6 +174,9 @@ class Prompt:
     lang: str = "en"
     blocks: tuple[ContextBlock, ...] = ()
     template_version: str = PROMPT_TEMPLATE_VERSION
+    # the synonym groups the question names (retrieval.synonyms), for generators that match words:
+    # (("capital expenditure", "capex", "purchases of property, plant and equipment", ...), ...)
+    synonyms: tuple[tuple[str, ...], ...] = ()
 
 
 def build_prompt(

@@ -25,10 +25,17 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrieval.synonyms import load_synonyms
 from retrieval.types import Filters, Hit, Retriever
 
 from .answerability import TermSupport
-from .config import RAGConfig, default_refusal_threshold, load_config, refusal_threshold_key
+from .config import (
+    RETRIEVAL_SETTINGS,
+    RAGConfig,
+    default_refusal_threshold,
+    load_config,
+    refusal_threshold_key,
+)
 from .prompting import Prompt
 from .types import Answer, ContextGenerator, DocumentInfo, GenerationResult, Generator, IndexStatus, Message
 
@@ -108,7 +115,7 @@ class RAG:
         custom retriever when no retrieval setting changed."""
         answer = replace(self.config.answer, **answer_overrides)
         retrieval_same = all(getattr(answer, f) == getattr(self.config.answer, f)
-                             for f in ("mode", "depth", "dense_weight", "bm25_weight", "reranker"))
+                             for f in RETRIEVAL_SETTINGS)
         # a reader handed in is passed on; a shared one is found again by the same index settings
         handed_in = self._reader if not self._shared_reader else None
         return RAG(replace(self.config, answer=answer),
@@ -155,7 +162,8 @@ class RAG:
 
         a = self.config.answer
         return make_retriever(self.reader, a.mode, depth=a.depth, weights=(a.dense_weight, a.bm25_weight),
-                              reranker=make_reranker(a.reranker))
+                              reranker=make_reranker(a.reranker), synonyms=load_synonyms(a.synonyms),
+                              period_weight=a.period_weight)
 
     @property
     def generator(self) -> Generator:
@@ -228,7 +236,7 @@ class RAG:
     def lexical_support(self, question: str, hits: Sequence[Hit], lang: str) -> TermSupport | None:
         """How much of the question's idf-weighted terms the hits in its language contain
         (``rag_app.answerability``); None without an index (a custom retriever alone)."""
-        from .answerability import question_terms, support_terms, term_support
+        from .answerability import question_terms, support_terms, synonym_terms, term_support
 
         if not self._uses_index():
             return None
@@ -239,7 +247,9 @@ class RAG:
             doc_freq, n_docs = reader.doc_freq(q_terms)
         except Exception:  # an index without a keyword side cannot judge: abstain
             return None
-        same = [support_terms(h.chunk, analyzer) for h in hits if h.chunk.lang == lang]
+        synonyms = load_synonyms(self.config.answer.synonyms)
+        same = [support_terms(h.chunk, analyzer) + synonym_terms(question, h.chunk, synonyms, analyzer)
+                for h in hits if h.chunk.lang == lang]
         return term_support(q_terms, same, doc_freq, n_docs)
 
     # -- answering ------------------------------------------------------------------------------
@@ -270,6 +280,7 @@ class RAG:
                 flags += [f"context:{h.chunk.source}:{f}" for f in sc.flags]
         prompt = build_prompt(question, hits, lang, history, max_context_tokens=a.max_context_tokens,
                               transform_text=injection.neutralise if a.injection_defence else None)
+        prompt = replace(prompt, synonyms=tuple(load_synonyms(a.synonyms).matched_groups(question)))
         return Prepared(question=question, lang=lang, searched=searched, retrieved=tuple(hits), prompt=prompt,
                         refusal_reason=self._refusal_reason(searched, hits, lang),
                         injection_flags=tuple(flags), scans=scans, retrieval_s=retrieval_s)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .expansion import ExpandingRetriever
 from .index import IndexReader
+from .synonyms import NO_SYNONYMS, Synonyms
 from .types import Reranker, Retriever
 
 MODES = ("dense", "bm25", "hybrid")
@@ -21,27 +23,31 @@ def make_reranker(spec: str | None) -> Reranker | None:
 
 def make_retriever(reader: IndexReader, mode: str = "hybrid", *, depth: int = 50,
                    weights: tuple[float, float] = (1.0, 1.0), reranker: Reranker | None = None,
-                   k: int = 60) -> Retriever:
+                   k: int = 60, synonyms: Synonyms = NO_SYNONYMS, period_weight: float = 0.0) -> Retriever:
     """The retriever of ``mode`` (``MODES``) over ``reader``. ``weights``: (dense, BM25) in the
     hybrid fusion, the dense one for each language's list; ``depth``: candidates per list; ``k``:
-    the RRF constant; a ``reranker`` reorders the fused (or single) list."""
+    the RRF constant; a ``reranker`` reorders the fused (or single) list. ``synonyms`` expand
+    the BM25 query (:mod:`retrieval.synonyms`); ``period_weight`` (hybrid) fuses the candidates
+    whose document is of the question's years as one more list (:mod:`retrieval.periods`)."""
     from .dense import DenseRetriever
     from .hybrid import HybridRetriever
     from .keyword import BM25Retriever
 
+    def bm25() -> Retriever:
+        inner = BM25Retriever(reader)
+        return ExpandingRetriever(inner, synonyms) if synonyms.groups else inner
+
     if mode == "dense":
         base: Retriever = DenseRetriever(reader)
     elif mode == "bm25":
-        base = BM25Retriever(reader)
+        base = bm25()
     elif mode == "hybrid":
         # One dense list per language in the index (E5 prefers same-language passages), and BM25.
         langs = reader.languages()
-        if len(langs) < 2:
-            return HybridRetriever([DenseRetriever(reader), BM25Retriever(reader)], weights=weights, depth=depth,
-                                   k=k, reranker=reranker)
-        per_lang: list[Retriever] = [DenseRetriever(reader, lang) for lang in langs]
-        return HybridRetriever([*per_lang, BM25Retriever(reader)], weights=[weights[0]] * len(per_lang) + [weights[1]],
-                               depth=depth, k=k, reranker=reranker)
+        dense: list[Retriever] = [DenseRetriever(reader)] if len(langs) < 2 else [
+            DenseRetriever(reader, lang) for lang in langs]
+        return HybridRetriever([*dense, bm25()], weights=[weights[0]] * len(dense) + [weights[1]], depth=depth,
+                               k=k, reranker=reranker, period_weight=period_weight)
     else:
         raise ValueError(f"unknown retrieval mode {mode!r}; allowed: {', '.join(MODES)}")
     if reranker is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from ingest.types import Chunk
 
 from .fusion import cross_language_credit, reciprocal_rank_fusion
+from .periods import of_period, question_years
 from .permissions import normalise_groups
 from .types import Filters, Hit, QueryPreparingRetriever, Reranker, Retriever, is_lexical
 from .visibility import VisibilityRule
@@ -31,7 +32,7 @@ class HybridRetriever:
 
     def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
                  depth: int = 50, k: int = 60, reranker: Reranker | None = None,
-                 cross_lingual: bool = True, impute_offset: int = 1) -> None:
+                 cross_lingual: bool = True, impute_offset: int = 1, period_weight: float = 0.0) -> None:
         if not retrievers:
             raise ValueError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
@@ -43,6 +44,9 @@ class HybridRetriever:
         self.reranker = reranker
         self.cross_lingual = cross_lingual
         self.impute_offset = impute_offset
+        if not period_weight >= 0:
+            raise ValueError(f"period_weight={period_weight!r}; it must be >= 0 (0 turns the period list off)")
+        self.period_weight = period_weight
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
                  groups: Sequence[str] | None = None) -> list[Hit]:
@@ -52,7 +56,8 @@ class HybridRetriever:
         depth = max(self.depth, top_k)
         lists = self._run_lists(query, depth, filters, ug)
         rule = VisibilityRule.of(ug, filters)
-        out = self._hits(self._fuse(query, lists), _Merged.of(lists), rule,
+        merged = _Merged.of(lists)
+        out = self._hits(self._fuse(query, lists, merged), merged, rule,
                          depth if self.reranker is not None else top_k)
         if self.reranker is not None:
             out = self.reranker.rerank(query, out, top_k=top_k)
@@ -79,8 +84,10 @@ class HybridRetriever:
         futures = [early[i] if i in early else submit(r) for i, r in enumerate(self.retrievers)]
         return [f.result() for f in futures]
 
-    def _fuse(self, query: str, lists: Sequence[Sequence[Hit]]) -> list[tuple[str, float]]:
-        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited."""
+    def _fuse(self, query: str, lists: Sequence[Sequence[Hit]], merged: _Merged) -> list[tuple[str, float]]:
+        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited; with
+        ``period_weight`` > 0 and a question that names years, the candidates whose document is of
+        that period (:mod:`retrieval.periods`), in fused order, are fused as one more list."""
         rankings = [[h.chunk.id for h in hits] for hits in lists]
         imputed = None
         lexical = [is_lexical(r) for r in self.retrievers]
@@ -89,7 +96,13 @@ class HybridRetriever:
 
             langs = {h.chunk.id: h.chunk.lang for hits in lists for h in hits}
             imputed = cross_language_credit(rankings, lexical, langs, detect_lang(query), self.impute_offset)
-        return reciprocal_rank_fusion(rankings, k=self.k, weights=self.weights, imputed=imputed)
+        fused = reciprocal_rank_fusion(rankings, k=self.k, weights=self.weights, imputed=imputed)
+        years = question_years(query) if self.period_weight > 0 else frozenset()
+        period = [cid for cid, _ in fused if of_period(merged.chunk(cid).doc_context, years)] if years else []
+        if not period:
+            return fused
+        return reciprocal_rank_fusion([*rankings, period], k=self.k, weights=[*self.weights, self.period_weight],
+                                      imputed=imputed)
 
     def _hits(self, fused: Sequence[tuple[str, float]], merged: _Merged, rule: VisibilityRule,
               n: int) -> list[Hit]:

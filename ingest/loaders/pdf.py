@@ -21,6 +21,10 @@ beside and below it emitted as text around them. Table-free pages pay nothing. W
 ``tables=`` / ``$RAGQA_PDF_TABLES`` = "ruled" (default: grids with vertical rules or cell
 borders), "all" (also the shaded-band tables of SEC filings, at ~0.7 s a page), "off".
 
+Period tables drawn without rules (most SEC statements) are found in the text itself
+(:mod:`ingest.loaders.text_tables`: a line ending in years opens one) and become the same
+``table_header`` / ``table_row`` blocks, unless tables are "off"; this costs no page geometry.
+
 Encrypted PDFs: a PDF with only an owner password (an empty user password: it opens in any
 viewer without asking, but e.g. copying is "restricted") is loaded, as every viewer does. A
 PDF that needs a user password raises LoadError("encrypted PDF: ...").
@@ -45,7 +49,8 @@ from ingest.doc_context import running_lines
 from ingest.loaders.base import LoadError, make_block
 from ingest.loaders.pdf_tables import PdfTable, find_tables
 from ingest.loaders.sheet import _merge_header, rows_to_blocks
-from ingest.loaders.tables import table_blocks
+from ingest.loaders.tables import CELL_SEPARATOR, table_blocks
+from ingest.loaders.text_tables import TextTable, split_text_tables
 from ingest.types import Block, DocumentHints
 
 log = logging.getLogger(__name__)
@@ -218,10 +223,27 @@ def _page_lines(page: Any, box: tuple[float, float, float, float] | None = None)
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
-def _text_blocks(lines: list[str], boilerplate: frozenset[str], page: int) -> Iterator[Block]:
+def _text_blocks(
+    lines: list[str], boilerplate: frozenset[str], page: int, *, tables: bool, region: int = 0
+) -> Iterator[Block]:
+    """Paragraphs of the page's text; with ``tables``, its period tables as header-keyed rows."""
     kept = strip_boilerplate(lines, boilerplate)
-    for paragraph in _PARAGRAPH_BREAK.split("\n".join(kept)):
-        block = make_block(unwrap_lines(paragraph), "text", page=page)
+    segments = split_text_tables(kept) if tables else iter([kept])
+    for n, segment in enumerate(segments):
+        if isinstance(segment, TextTable):
+            yield from _period_table_blocks(segment, page, f"p{page}-r{region}-x{n}")
+            continue
+        for paragraph in _PARAGRAPH_BREAK.split("\n".join(segment)):
+            block = make_block(unwrap_lines(paragraph), "text", page=page)
+            if block is not None:
+                yield block
+
+
+def _period_table_blocks(table: TextTable, page: int, table_id: str) -> Iterator[Block]:
+    header = CELL_SEPARATOR.join([table.header.label, *table.header.periods] if table.header.label
+                                 else table.header.periods)
+    for text, kind in [(header, "table_header"), *((row, "table_row") for row in table.rows)]:
+        block = make_block(text, kind, page=page, table_id=table_id, heading_path=table.title)
         if block is not None:
             yield block
 
@@ -297,7 +319,7 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
                 except Exception as e:  # a table finder failure costs the tables, not the text
                     log.warning("%s: page %d: table extraction failed: %s: %s", path, number, type(e).__name__, e)
             if not found:
-                for block in _text_blocks(lines, boilerplate, number):
+                for block in _text_blocks(lines, boilerplate, number, tables=mode != "off"):
                     yield block if found_text else replace(block, document=hints)
                     found_text = True
                 continue
@@ -305,7 +327,7 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
             try:
                 left, bottom, right, top = page.get_mediabox()
                 n_tables = 0
-                for region in _regions(found, right - left, top - bottom):
+                for n_region, region in enumerate(_regions(found, right - left, top - bottom)):
                     if isinstance(region, PdfTable):
                         n_tables += 1
                         blocks = _table_blocks(region, number, f"p{number}-t{n_tables}")
@@ -313,7 +335,8 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
                         x0, y0, x1, y1 = region
                         # inset: PDFium returns every character that touches the box
                         box = (left + x0 + 1, bottom + y0 + 1, left + x1 - 1, bottom + y1 - 1)
-                        blocks = _text_blocks(_page_lines(page, box), boilerplate, number)
+                        blocks = _text_blocks(_page_lines(page, box), boilerplate, number, tables=True,
+                                              region=n_region)
                     for block in blocks:
                         yield block if found_text else replace(block, document=hints)
                         found_text = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -153,6 +153,25 @@ def candidate_sentences(
     return out
 
 
+_SHORT_PERIOD = re.compile(r"(?i)\b(?:FY|CY)\s?'?((?:19|20)\d{2}|\d{2})\b")
+_YEAR = re.compile(r"(?<![\d,.])(?:19|20)\d{2}(?![\d,])")
+
+
+def normalise_periods(question: str) -> str:
+    """Period shorthands written as filings write them: "FY2018" / "FY18" -> "2018"."""
+    return _SHORT_PERIOD.sub(lambda m: m.group(1) if len(m.group(1)) == 4 else "20" + m.group(1), question)
+
+
+def focus_row(text: str, years: frozenset[str]) -> str:
+    """A table row cut to its label and the cells of the asked ``years`` ("Purchases of PP&E |
+    2018: (1,577)"); the row unchanged when it has no such cell or no other cells."""
+    if not years or not is_table_row(text):
+        return text
+    first, *cells = text.split(_CELL_SEP)
+    kept = [c for c in cells if c.split(": ", 1)[0].strip() in years]
+    return _CELL_SEP.join([first, *kept]) if kept and len(kept) < len(cells) else text
+
+
 def score_sentences(
     question: str,
     contexts: Sequence[tuple[int, str]],
@@ -162,15 +181,29 @@ def score_sentences(
     other_lang_weight: float = 0.8,
     skip_injections: bool = True,
     no_number_weight: float = 1.0,
+    synonyms: Sequence[tuple[str, ...]] = (),
+    headings: Mapping[int, str] | None = None,
 ) -> list[ScoredSentence]:
     """Every candidate sentence of ``contexts`` ((block number, text) pairs, best block first)
     scored against ``question``; best first. For a question that asks for a quantity
-    (``asks_for_quantity``) a sentence without a digit scores ``no_number_weight`` x as much."""
+    (``asks_for_quantity``) a sentence without a digit scores ``no_number_weight`` x as much.
+    A sentence holding a phrase of one of ``synonyms`` (the groups the question names) matches
+    the group's words; a table row also matches its block's heading (``headings[n]``: the
+    statement a row belongs to) and is quoted with only the cells of the years asked about."""
+    question = normalise_periods(question)
     q_terms = terms(question)
-    cands = candidate_sentences(contexts, skip_injections=skip_injections)
+    years = frozenset(_YEAR.findall(question))
+    cands = [(n, i, focus_row(text, years)) for n, i, text in candidate_sentences(contexts, skip_injections=skip_injections)]
     if not q_terms or not cands:
         return []
-    sent_terms = [terms(text) for _, _, text in cands]
+    heads = headings or {}
+
+    def matched(n: int, text: str) -> set[str]:
+        if is_table_row(text) and heads.get(n):
+            text = f"{heads[n]}\n{text}"
+        return terms(text) | _synonym_terms(text, synonyms)
+
+    sent_terms = [matched(n, text) for n, _, text in cands]
     n_sents = len(cands)
     df = {t: sum(t in st for st in sent_terms) for t in q_terms}
     weight = {t: 1.0 + math.log(n_sents / df[t]) if df[t] else 1.0 + math.log(2 * n_sents) for t in q_terms}
@@ -191,6 +224,15 @@ def score_sentences(
         )
     scored.sort(key=lambda s: (-s.score, order[s.n], s.index))
     return scored
+
+
+def _synonym_terms(text: str, synonyms: Sequence[tuple[str, ...]]) -> set[str]:
+    low = text.lower()
+    out: set[str] = set()
+    for group in synonyms:
+        if any(phrase.lower() in low for phrase in group):
+            out |= terms(" ".join(group))
+    return out
 
 
 def select_sentences(
@@ -270,12 +312,13 @@ class ExtractiveGenerator:
     # sentence or table row holding a number: one without a digit scores this share of its score
     no_number_weight: float = 0.5
 
-    def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str) -> list[str]:
+    def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str,
+                synonyms: Sequence[tuple[str, ...]] = (), headings: Mapping[int, str] | None = None) -> list[str]:
         if lang not in SUPPORTED_LANGS:
             raise ValueError(f"lang={lang!r} is not supported; allowed: {', '.join(SUPPORTED_LANGS)}")
         scored = score_sentences(
             question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections,
-            no_number_weight=self.no_number_weight,
+            no_number_weight=self.no_number_weight, synonyms=synonyms, headings=headings,
         )
         chosen = select_sentences(
             scored, max_sentences=self.max_sentences, min_coverage=self.min_coverage, relative=self.relative
@@ -299,7 +342,8 @@ class ExtractiveGenerator:
 
     # -- from a built Prompt (data) -------------------------------------------------------------
     def _from_prompt(self, prompt: Prompt, max_tokens: int) -> tuple[list[str], str]:
-        pieces = self._pieces(prompt.question, [(b.n, b.text) for b in prompt.blocks], prompt.lang)
+        pieces = self._pieces(prompt.question, [(b.n, b.text) for b in prompt.blocks], prompt.lang,
+                              prompt.synonyms, {b.n: b.heading for b in prompt.blocks if b.heading})
         return _within(pieces, max_tokens), "".join(m.content for m in prompt.messages)
 
     def generate_prompt(self, prompt: Prompt, *, max_tokens: int = 512, temperature: float = 0.0) -> GenerationResult:

@@ -109,3 +109,26 @@ def test_question_phrasing_and_period_shorthands_are_not_asked_for() -> None:
     assert {"sg", "expens", "sale"} <= set(terms)
     assert [_period_year(t) for t in ("fy", "q2", "fy2023q1", "q22023", "1h22", "2023", "10k", "3m")] == \
         ["", "", "2023", "2023", "2022", None, None, None]
+
+
+def test_a_synonym_in_the_chunk_supports_the_questions_phrase() -> None:
+    from dataclasses import dataclass
+
+    from rag_app.answerability import synonym_terms
+    from retrieval.synonyms import load_synonyms
+
+    @dataclass
+    class C:
+        text: str
+        doc_context: str = ""
+
+    class Words:
+        def tokenize(self, text: str) -> list[str]:
+            return [w.strip(",.?()").lower() for w in text.split() if w.strip(",.?()")]
+
+    row = C("Purchases of property, plant and equipment (PP&E) | 2018: (1,577)")
+    q = "What was 3M's FY2018 capital expenditure?"
+    got = synonym_terms(q, row, load_synonyms("finance"), Words())
+    assert {"capital", "expenditure"} <= set(got)
+    assert synonym_terms(q, C("Net sales rose."), load_synonyms("finance"), Words()) == []
+    assert synonym_terms(q, row, load_synonyms("off"), Words()) == []

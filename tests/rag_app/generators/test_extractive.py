@@ -373,3 +373,37 @@ def test_a_quantity_question_is_answered_by_the_sentence_with_the_number() -> No
 def _hit_of(i: int, text: str) -> Hit:
     chunk = Chunk(id=f"c{i}", doc_id=f"d{i}", text=text, source=f"doc{i}.md", start=0, end=len(text), ordinal=0)
     return Hit(chunk=chunk, score=1.0, retriever="test", rank=i)
+
+
+# -- periods, synonyms and table rows (real filings, issue #14) ------------------------------------
+def test_period_shorthands_read_as_filings_write_them() -> None:
+    from rag_app.generators.extractive import normalise_periods
+
+    assert normalise_periods("What was 3M's FY2018 capex?") == "What was 3M's 2018 capex?"
+    assert normalise_periods("FY22 revenue") == "2022 revenue"
+
+
+def test_a_row_is_cut_to_the_asked_years_cells() -> None:
+    from rag_app.generators.extractive import focus_row
+
+    row = "Purchases of PP&E | 2018: (1,577) | 2017: (1,373) | 2016: (1,420)"
+    assert focus_row(row, frozenset({"2018"})) == "Purchases of PP&E | 2018: (1,577)"
+    assert focus_row(row, frozenset({"2015"})) == row
+    assert focus_row("In 2018 we grew.", frozenset({"2018"})) == "In 2018 we grew."
+
+
+def test_synonyms_and_the_statement_heading_pick_the_capex_row() -> None:
+    from rag_app.generators.extractive import score_sentences, select_sentences
+    from retrieval.synonyms import load_synonyms
+
+    question = "What was 3M's FY2018 capital expenditure?"
+    contexts = [(1, "Sales grew in all regions in 2018, led by Asia."),
+                (2, "Cash Flows from Investing Activities: Purchases of property, plant and equipment (PP&E)"
+                    " | 2018: (1,577) | 2017: (1,373) | 2016: (1,420)")]  # fmt: skip
+    groups = load_synonyms("finance").matched_groups(question)
+    without = select_sentences(score_sentences(question, contexts, "en", no_number_weight=0.5))
+    assert all("1,577" not in s.text for s in without)
+    chosen = select_sentences(score_sentences(question, contexts, "en", no_number_weight=0.5, synonyms=groups,
+                                              headings={2: "3M Company > Consolidated Statement of Cash Flows"}))
+    assert chosen[0].n == 2
+    assert chosen[0].text.endswith("Purchases of property, plant and equipment (PP&E) | 2018: (1,577)")

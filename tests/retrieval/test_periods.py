@@ -1,0 +1,62 @@
+"""Asked years, document periods, and the hybrid's period list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ingest.types import Chunk
+from retrieval.hybrid import HybridRetriever
+from retrieval.periods import context_years, of_period, question_years
+from retrieval.types import Filters, Hit
+
+
+def test_question_years() -> None:
+    assert question_years("What was 3M's FY2018 capital expenditure?") == {"2018"}
+    assert question_years("Compare FY22 with Q2 2023") == {"2022", "2023"}
+    assert question_years("Revenue of 12,018 million in 20185 units") == frozenset()
+    assert question_years("How many days of leave?") == frozenset()
+
+
+def test_document_period() -> None:
+    ctx = "3M Company | Form 10-K | fiscal year ended December 31, 2018 | 3M 2018 10K"
+    assert context_years(ctx) == {"2018"}
+    assert of_period(ctx, frozenset({"2018"})) and not of_period(ctx, frozenset({"2022"}))
+    assert not of_period("", frozenset({"2018"})) and not of_period(ctx, frozenset())
+
+
+def _chunk(cid: str, context: str) -> Chunk:
+    return Chunk(id=cid, doc_id=f"d-{cid}", text=f"capex {cid}", source=f"{cid}.pdf", start=0, end=7, ordinal=0,
+                 lang="en", doc_context=context)
+
+
+class _Fixed:
+    def __init__(self, name: str, chunks: Sequence[Chunk]) -> None:
+        self.name = name
+        self.chunks = chunks
+
+    def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
+                 groups: Sequence[str] | None = None) -> list[Hit]:
+        return [Hit(chunk=c, score=1.0, retriever=self.name, rank=i + 1) for i, c in enumerate(self.chunks[:top_k])]
+
+
+Y22 = _chunk("y22", "3M Company | Form 10-K | fiscal year ended December 31, 2022")
+Y18 = _chunk("y18", "3M Company | Form 10-K | fiscal year ended December 31, 2018")
+
+
+def test_the_period_list_lifts_the_asked_years_document() -> None:
+    lists = [_Fixed("dense", [Y22, Y18]), _Fixed("bm25", [Y22, Y18])]
+    plain = HybridRetriever(lists)
+    dated = HybridRetriever(lists, period_weight=1.0)
+    q = "What was 3M's FY2018 capital expenditure?"
+    assert [h.chunk.id for h in plain.retrieve(q)] == ["y22", "y18"]
+    assert [h.chunk.id for h in dated.retrieve(q)] == ["y18", "y22"]
+    # no year asked, or no candidate of that period: the fused order as without the list
+    assert [h.chunk.id for h in dated.retrieve("What is 3M's capital expenditure?")] == ["y22", "y18"]
+    assert [h.chunk.id for h in dated.retrieve("capex in 2010?")] == ["y22", "y18"]
+
+
+def test_period_weight_must_not_be_negative() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="period_weight"):
+        HybridRetriever([_Fixed("dense", [Y18])], period_weight=-1)
