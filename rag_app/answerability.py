@@ -86,12 +86,27 @@ def _period_year(term: str) -> str | None:
     return "20" + year if len(year) == 2 else year
 
 
+_SENTENCE = re.compile(r"(?<=[.?!])\s+(?=[A-Z(])")
+_ABBREVIATION = re.compile(r"\(\s*[A-Z][A-Za-z&]{1,5}\s*\)")  # "days payable outstanding (DPO)"
+
+
+def question_core(question: str) -> str:
+    """The sentences of ``question`` that ask: with several sentences and at least one question
+    mark, only those ending in "?" ("What is the FY2018 capex? Round to two decimals." -> the
+    first), so instructions and definitions around the question are not terms the documents
+    must hold; an abbreviation in parentheses after its words is left out as well."""
+    parts = _SENTENCE.split(question.strip())
+    asking = [p for p in parts if p.rstrip().endswith("?")]
+    core = " ".join(asking) if len(parts) > 1 and asking else question
+    return _ABBREVIATION.sub(" ", core)
+
+
 def question_terms(question: str, analyzer: Analyzer) -> list[str]:
-    """The terms of ``question`` that name something (``analyzer``: the index's BM25 analyzer),
-    without the words that only ask (``how many``, 何日, いくら ...), the words that frame an
-    analytical question (``EN_PHRASING_WORDS``), and with a period shorthand ("FY2023") reduced to
-    its year."""
-    text = _HOW_WORD.sub("how", question)
+    """The terms of ``question`` that name something (``analyzer``: the index's BM25 analyzer):
+    of its asking sentences (``question_core``), without the words that only ask (``how many``,
+    何日, いくら ...), the words that frame an analytical question (``EN_PHRASING_WORDS``), and with
+    a period shorthand ("FY2023") reduced to its year."""
+    text = _HOW_WORD.sub("how", question_core(question))
     phrasing = _phrasing(analyzer)
     out: list[str] = []
     for t in analyzer.tokenize(text):
@@ -168,5 +183,5 @@ def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence
     return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
 
 
-__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_terms", "support_terms", "synonym_terms",
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_core", "question_terms", "support_terms", "synonym_terms",
            "term_support"]

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrieval.periods import missing_period
 from retrieval.synonyms import load_synonyms
 from retrieval.types import Filters, Hit, Retriever
 
@@ -287,13 +288,17 @@ class RAG:
 
     def _refusal_reason(self, searched: str, hits: Sequence[Hit], lang: str) -> str | None:
         """Why to refuse before generation, or None: no hits; the relevance gate (when both a
-        signal and a threshold exist); the lexical-support gate (``max_unsupported``)."""
+        signal and a threshold exist); dated documents none of which is of the asked years
+        (``retrieval.periods.missing_period``); the lexical-support gate (``max_unsupported``)."""
         a = self.config.answer
         if not hits:
             return "no_hits"
         signal, threshold = relevance_signal(hits, a.mode), self.refusal_threshold()
         if signal is not None and threshold is not None and signal < threshold:
             return f"low_relevance:{signal:.4f}<{threshold:.4f}"
+        missing = missing_period(searched, [h.chunk for h in hits])
+        if missing:
+            return "period_not_found:" + ",".join(sorted(missing))
         if a.max_unsupported is not None:
             support = self.lexical_support(searched, hits, lang)
             if support is not None and support.refuses(a.max_unsupported):

@@ -14,6 +14,8 @@ Fiscal years that end early in the next calendar year (retailers: "fiscal 2022" 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Protocol
 
 # 2018, FY2018, FY18, FY 2018, Q2 2023, Q22023, 2023Q2, fiscal 2018; not 12,018 or 20185
 _YEAR = re.compile(r"(?<![\d,.])((?:19|20)\d{2})(?![\d,])")
@@ -37,4 +39,26 @@ def of_period(doc_context: str, years: frozenset[str]) -> bool:
     return bool(years) and not years.isdisjoint(context_years(doc_context))
 
 
-__all__ = ["context_years", "of_period", "question_years"]
+class _Dated(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def doc_context(self) -> str: ...
+
+
+def missing_period(question: str, chunks: Sequence[_Dated]) -> frozenset[str]:
+    """The years ``question`` asks about when no chunk's document context or text names one of
+    them while some chunk's context names a period (the documents are dated, and none of these is
+    of the asked period); else empty. For the answer side's gate: measured on FinanceBench near
+    misses (BENCHMARKS.md "Refusal on real filings")."""
+    years = question_years(question)
+    if not years or not any(context_years(c.doc_context) for c in chunks):
+        return frozenset()
+    for c in chunks:
+        if of_period(c.doc_context, years) or not years.isdisjoint(context_years(c.text)):
+            return frozenset()
+    return years
+
+
+__all__ = ["context_years", "missing_period", "of_period", "question_years"]

@@ -97,10 +97,26 @@ def is_fragment(text: str, ja: bool) -> bool:
     return len(text) < MIN_UNPUNCTUATED_CHARS if ja else len(text.split()) < MIN_UNPUNCTUATED_WORDS
 
 
+# Legal boilerplate of filings, never an answer: the cover page's check-box questions, the
+# certifications, signature and incorporation-by-reference formulas, statement footers
+# (measured: 60 of the 74 FinanceBench filings hold the cover questions, 57 the certifications).
+_BOILERPLATE = re.compile(
+    r"(?i)\bindicate by check mark\b|\bI,? [A-Z][\w.\s-]{1,40}, certify that\b|\bcertify,? pursuant to\b|"
+    r"\bpursuant to the requirements of (?:the )?securities exchange act\b|\bduly caused this report to be signed\b|"
+    r"\bthe accompanying notes (?:to [\w\s]+)?are an integral part\b|\bincorporated (?:herein )?by reference\b|"
+    r"\bforward-looking statements? (?:within the meaning|are made pursuant)\b|"
+    r"\b(?:yes|no)\s*[☐☒□■✓✔]|[☐☒□■]\s*(?:yes|no)\b")
+
+
+def is_boilerplate(text: str) -> bool:
+    """True for a filing's legal formula ("Indicate by check mark whether the registrant ...")."""
+    return bool(_BOILERPLATE.search(text))
+
+
 def _clean_sentence(raw: str) -> str | None:
-    """The sentence as it will be quoted, or None for headings and fragments."""
+    """The sentence as it will be quoted, or None for headings, fragments and legal boilerplate."""
     text = " ".join(raw.split())
-    if not text or _HEADING.match(raw):
+    if not text or _HEADING.match(raw) or is_boilerplate(text):
         return None
     text = _BULLET.sub("", text)
     letters = sum(ch.isalpha() for ch in text)

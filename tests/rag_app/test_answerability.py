@@ -132,3 +132,15 @@ def test_a_synonym_in_the_chunk_supports_the_questions_phrase() -> None:
     assert {"capital", "expenditure"} <= set(got)
     assert synonym_terms(q, C("Net sales rose."), load_synonyms("finance"), Words()) == []
     assert synonym_terms(q, row, load_synonyms("off"), Words()) == []
+
+
+def test_instructions_around_a_question_are_not_its_terms() -> None:
+    from rag_app.answerability import question_core
+
+    assert question_core("What is Amazon's FY2017 days payable outstanding (DPO)? DPO is defined as: 365 * "
+                         "(average payables). Round your answer to two decimal places.") == (
+        "What is Amazon's FY2017 days payable outstanding  ?")
+    assert question_core("Assume you are an analyst. What is 3M's net PPNE? Answer in USD billions.") == (
+        "What is 3M's net PPNE?")
+    assert question_core("Summarize the leave policy. Keep it short.") == "Summarize the leave policy. Keep it short."
+    assert question_core("年次有給休暇は何日ですか？") == "年次有給休暇は何日ですか？"

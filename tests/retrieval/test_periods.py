@@ -60,3 +60,16 @@ def test_period_weight_must_not_be_negative() -> None:
 
     with pytest.raises(ValueError, match="period_weight"):
         HybridRetriever([_Fixed("dense", [Y18])], period_weight=-1)
+
+
+def test_missing_period_needs_dated_documents_none_of_the_asked_years() -> None:
+    from retrieval.periods import missing_period
+
+    q = "What was 3M's FY2018 capital expenditure?"
+    assert missing_period(q, [Y22]) == {"2018"}
+    assert missing_period(q, [Y22, Y18]) == frozenset()
+    assert missing_period(q, [_chunk("x", "")]) == frozenset()  # undated documents: no judgement
+    in_text = Chunk(id="t", doc_id="d-t", text="Capex | 2018: 1,577", source="t.pdf", start=0, end=5, ordinal=0,
+                    lang="en", doc_context=Y22.doc_context)
+    assert missing_period(q, [in_text]) == frozenset()  # a comparative column names the year
+    assert missing_period("What is 3M's capex?", [Y22]) == frozenset()

@@ -407,3 +407,13 @@ def test_synonyms_and_the_statement_heading_pick_the_capex_row() -> None:
                                               headings={2: "3M Company > Consolidated Statement of Cash Flows"}))
     assert chosen[0].n == 2
     assert chosen[0].text.endswith("Purchases of property, plant and equipment (PP&E) | 2018: (1,577)")
+
+
+def test_filing_boilerplate_is_never_quoted() -> None:
+    from rag_app.generators.extractive import candidate_sentences, is_boilerplate
+
+    cover = ("Indicate by check mark whether the registrant has submitted electronically every Interactive Data "
+             "File. Yes ☒ No ☐ I, Michael Roman, certify that: I have reviewed this annual report on Form 10-K. "
+             "Net sales were $32.8 billion in 2018.")
+    assert [t for _, _, t in candidate_sentences([(1, cover)])] == ["Net sales were $32.8 billion in 2018."]
+    assert not is_boilerplate("The Company is incorporated in Delaware and has 93,516 employees.")
