@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from ingest.types import Chunk
 
 from .fusion import cross_language_credit, reciprocal_rank_fusion
-from .periods import of_period, question_years
+from .periods import period_candidates, question_years
 from .permissions import normalise_groups
 from .types import Filters, Hit, QueryPreparingRetriever, Reranker, Retriever, is_lexical
 from .visibility import VisibilityRule
@@ -98,7 +98,8 @@ class HybridRetriever:
             imputed = cross_language_credit(rankings, lexical, langs, detect_lang(query), self.impute_offset)
         fused = reciprocal_rank_fusion(rankings, k=self.k, weights=self.weights, imputed=imputed)
         years = question_years(query) if self.period_weight > 0 else frozenset()
-        period = [cid for cid, _ in fused if of_period(merged.chunk(cid).doc_context, years)] if years else []
+        contexts = [merged.chunk(cid).doc_context for cid, _ in fused] if years else []
+        period = [fused[i][0] for i in period_candidates(contexts, years)]
         if not period:
             return fused
         return reciprocal_rank_fusion([*rankings, period], k=self.k, weights=[*self.weights, self.period_weight],

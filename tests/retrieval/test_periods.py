@@ -73,3 +73,16 @@ def test_missing_period_needs_dated_documents_none_of_the_asked_years() -> None:
                     lang="en", doc_context=Y22.doc_context)
     assert missing_period(q, [in_text]) == frozenset()  # a comparative column names the year
     assert missing_period("What is 3M's capex?", [Y22]) == frozenset()
+
+
+def test_a_documents_own_date_is_not_its_period() -> None:
+    from retrieval.periods import period_years
+
+    assert period_years("3M Company | Form 10-K | fiscal year ended December 31, 2018 | 3M 2018 10K") == {"2018"}
+    assert period_years("PFIZER INC. | Form 10-Q | quarterly period ended July 2, 2023") == {"2023"}
+    assert period_years("Ulta Beauty Announces Fourth Quarter Fiscal 2022 Results | March 9, 2023") == {"2022"}
+    assert period_years("休暇規程 | 2025-12-01 | holiday calendar 2026") == frozenset()
+    from retrieval.periods import period_candidates
+
+    assert period_candidates(["Budget | 2025-12-01 | budget 2026", "Memo 2025"], frozenset({"2026"})) == []
+    assert period_candidates(["3M | fiscal year ended December 31, 2018", "3M 8-K 2018"], frozenset({"2018"})) == [0, 1]
