@@ -189,13 +189,16 @@ def document_job(path: Path, root: Path, config_fp: str) -> _DocJob:
     hash, access sidecars and ``config_fp``). Raises LoadError (unsupported type), OSError and
     ValueError (a bad sidecar)."""
     from .access import read_access_meta, sidecar_fingerprint
-    from .loaders import file_type_of
+    from .loaders import file_type_of, loader_version
 
     base = base_of(root)
     ftype = file_type_of(path)
     access = read_access_meta(path, base)
     content_hash = file_sha256(path)
-    fingerprint = hashlib.sha256(f"{content_hash}|{sidecar_fingerprint(path, base)}|{config_fp}".encode()).hexdigest()
+    version = loader_version(ftype)  # 1 adds nothing: fingerprints from before loader versions stay valid
+    loader = f"|loader={version}" if version > 1 else ""
+    fingerprint = hashlib.sha256(
+        f"{content_hash}|{sidecar_fingerprint(path, base)}|{config_fp}{loader}".encode()).hexdigest()
     meta = DocumentMeta(
         doc_id=make_doc_id(base, source_of(path, root)), source=source_of(path, root), file_type=ftype,
         content_hash=content_hash, size_bytes=path.stat().st_size, groups=tuple(access.groups), title=access.title,

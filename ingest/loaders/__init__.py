@@ -33,7 +33,18 @@ _FILE_TYPES = {ext: ext for ext in SUPPORTED_EXTENSIONS} | {"htm": "html", "mark
 _NAMES = {"pdf": "PDF", "docx": ".docx", "pptx": ".pptx", "xlsx": ".xlsx", "csv": "CSV",
           "html": "HTML", "md": "Markdown", "txt": "text file"}  # fmt: skip
 
-__all__ = ["SUPPORTED_EXTENSIONS", "LoadError", "clean_text", "file_type_of", "load_blocks"]
+__all__ = ["LOADER_VERSIONS", "SUPPORTED_EXTENSIONS", "LoadError", "clean_text", "file_type_of", "load_blocks",
+           "loader_version"]
+
+# A loader whose blocks change for the same file bumps its version here: it is part of the
+# fingerprint of that type's documents (ingest.pipeline.document_job), so the next ingest
+# re-reads them; other types keep their fingerprints. pdf 2: period tables as rows (issue #14).
+LOADER_VERSIONS: dict[str, int] = {"pdf": 2}
+
+
+def loader_version(file_type: str) -> int:
+    """The version of ``file_type``'s loader (1 until it first changed its output)."""
+    return LOADER_VERSIONS.get(file_type, 1)
 
 
 def file_type_of(path: Path) -> str:

@@ -366,3 +366,16 @@ def test_every_chunk_gets_its_document_context_in_the_catalog_and_bm25_terms(tmp
     assert {c.doc_context for c in cat.iter_chunks()} == {""}
     assert not any("zephyrin" in t for ts in dict(cat.iter_terms()).values() for t in ts)
     cat.close()
+
+
+def test_a_new_loader_version_reads_that_types_files_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.loaders import LOADER_VERSIONS
+
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus)
+    Ingestor(settings(index)).run([corpus])
+    n_txt = len(list(corpus.rglob("*.txt")))
+    monkeypatch.setitem(LOADER_VERSIONS, "txt", 2)
+    r = Ingestor(settings(index)).run([corpus])
+    assert (r.files_indexed, r.files_unchanged) == (n_txt, 24 - n_txt) and n_txt > 0
+    assert_consistent(snapshot(index))
