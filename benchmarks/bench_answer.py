@@ -59,13 +59,15 @@ from common import (
     OUT_DIR,
     REPO,
     EmbeddingCache,
-    dataset_path,
     header,
     header_markdown,
     load_qa_set,
     loadavg_note,
     markdown_table,
+    read_qa_dataset,
+    usable_qa_file,
 )
+from common import DATASET_FILES as DATASET_FILES  # re-exported: bench_finetune imports it from here
 
 SETS = ("qa", "squad", "jsquad")
 GENERATORS = ("extractive", "smollm2", "qwen-1.5b")
@@ -73,7 +75,6 @@ SAMPLE = 200  # questions drawn from SQuAD dev / JSQuAD valid
 QA_FILE = REPO / "docs_corpus" / "qa.jsonl"
 INDEX_NAMES = {"qa": "docs_corpus-e5", "squad": "squad-e5-torch", "jsquad": "jsquad-e5-torch"}
 INDEX_EMBEDDERS = {"qa": "e5", "squad": "e5-torch", "jsquad": "e5-torch"}
-DATASET_FILES = {"squad": "squad/dev-v1.1.json", "jsquad": "jsquad/valid-v1.3.json"}
 RESULTS_FILE = "results.jsonl"
 
 
@@ -93,23 +94,20 @@ class BenchQuestion:
 
 def _dataset_questions(name: str) -> list[BenchQuestion]:
     """All questions of SQuAD dev / JSQuAD valid with every gold answer (``common.Question`` keeps
-    only the first) and the paragraph document ``load_qa_set`` writes for it."""
-    qa = load_qa_set(name)
-    data = json.loads(dataset_path(DATASET_FILES[name]).read_text(encoding="utf-8"))["data"]
-    golds = {q["id"]: tuple(dict.fromkeys(a["text"] for a in q.get("answers", [])))
-             for art in data for para in art["paragraphs"] for q in para["qas"]}
+    only the first) and the paragraph document ``load_qa_set`` writes for it. The language is the
+    set's (one JSQuAD question is mostly Latin letters and is detected as English)."""
     lang = "ja" if name == "jsquad" else "en"
-    return [BenchQuestion(q.qid, q.text, lang, golds[q.qid], bool(golds[q.qid]), q.gold) for q in qa.questions]
+    return [BenchQuestion(r.qid, r.verbatim_question, lang, r.answers, bool(r.answers), r.source)
+            for r in read_qa_dataset(name).records]
 
 
 def _corpus_questions() -> list[BenchQuestion]:
-    out = []
-    for line in QA_FILE.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            r = json.loads(line)
-            out.append(BenchQuestion(r["id"], r["question"], r["lang"], (r["answer"],) if r["answerable"] else (),
-                                     bool(r["answerable"]), r.get("source"), tuple(r.get("groups") or ())))
-    return out
+    """docs_corpus/qa.jsonl in file order; an unanswerable question has no gold answers."""
+    from rag_app.qa_file import read_qa_file
+
+    qf = usable_qa_file(read_qa_file(QA_FILE, fmt="qa", require=("answerable", "answer")))
+    return [BenchQuestion(r.qid, r.verbatim_question, r.lang, r.answers if r.answerable else (), bool(r.answerable),
+                          r.source or None, r.groups) for r in qf.records]
 
 
 def question_order(set_name: str, seed: int) -> list[BenchQuestion]:

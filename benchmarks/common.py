@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import re
 import resource
 import shlex
 import sqlite3
@@ -29,10 +28,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from rag_app.qa_file import QAFile
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -45,6 +47,7 @@ CACHE_DIR = OUT_DIR / "cache"
 
 SQUAD_FILE = "squad/dev-v1.1.json"
 JSQUAD_FILE = "jsquad/valid-v1.3.json"
+DATASET_FILES = {"squad": SQUAD_FILE, "jsquad": JSQUAD_FILE}
 FASTAPI_DIR = "fastapi_docs_en_ja"
 
 
@@ -80,11 +83,25 @@ class QASet:
     articles: list[str]  # titles, indexed by Question.article
 
 
-_SLUG_RE = re.compile(r"[^\w-]+", re.UNICODE)
+def usable_qa_file(qf: QAFile) -> QAFile:
+    """``qf`` when every record of it could be read; else exit naming the bad records, since a
+    benchmark over a silently shortened question set would not be comparable with earlier runs."""
+    if qf.problems:
+        shown = "\n".join(f"  {p}" for p in qf.problems[:10])
+        more = f"\n  ... and {len(qf.problems) - 10} more" if len(qf.problems) > 10 else ""
+        sys.exit(f"{qf.path}: {len(qf.problems)} of {qf.seen} questions cannot be read:\n{shown}{more}\n"
+                 "Fix the file (or point RAGQA_DATASETS at an unmodified copy of the shared datasets).")
+    return qf
 
 
-def _slug(title: str) -> str:
-    return _SLUG_RE.sub("_", title).strip("_")[:60] or "untitled"
+def read_qa_dataset(name: str) -> QAFile:
+    """SQuAD v1.1 dev (``"squad"``) or JSQuAD valid (``"jsquad"``) through ``rag_app.qa_file``, the
+    one reader of gold QA files: its records, paragraph documents (``passages``) and titles."""
+    from rag_app.qa_file import read_qa_file
+
+    if name not in DATASET_FILES:
+        raise ValueError(f"unknown QA dataset {name!r}; allowed: {', '.join(DATASET_FILES)}")
+    return usable_qa_file(read_qa_file(dataset_path(DATASET_FILES[name]), fmt="squad"))
 
 
 def load_qa_set(name: str) -> QASet:
@@ -93,26 +110,16 @@ def load_qa_set(name: str) -> QASet:
     Document paths are ``<article index>-<title>/<paragraph index>.txt``. JSQuAD contexts start
     with ``"<title> [SEP] "``; that marker is replaced by ``"<title>\\n"`` so the title stays as a
     first line (as a heading would in a real document) and the artificial ``[SEP]`` token never
-    reaches BM25 or the encoder.
+    reaches BM25 or the encoder (``rag_app.qa_file.squad_passage``). Question texts are as the file
+    writes them (trailing spaces kept: the embedding cache and stored results are keyed on them).
     """
-    rel = {"squad": SQUAD_FILE, "jsquad": JSQUAD_FILE}[name]
-    data = json.loads(dataset_path(rel).read_text(encoding="utf-8"))["data"]
-    docs: dict[str, str] = {}
-    questions: list[Question] = []
-    titles: list[str] = []
-    for ai, art in enumerate(data):
-        titles.append(art["title"])
-        folder = f"{ai:03d}-{_slug(art['title'])}"
-        for pi, para in enumerate(art["paragraphs"]):
-            src = f"{folder}/{pi:03d}.txt"
-            text = para["context"]
-            if name == "jsquad":
-                head, sep, body = text.partition(" [SEP] ")
-                text = f"{head}\n{body}" if sep else text
-            docs[src] = text
-            questions += [Question(qa["id"], qa["question"], src, ai, (qa.get("answers") or [{}])[0].get("text", ""))
-                          for qa in para["qas"]]
-    return QASet(name, docs, questions, titles)
+    from rag_app.qa_file import slug
+
+    qf = read_qa_dataset(name)
+    article_index = {f"{i:03d}-{slug(title)}": i for i, title in enumerate(qf.articles)}
+    questions = [Question(r.qid, r.verbatim_question, r.source, article_index[r.article],
+                          r.answers[0] if r.answers else "") for r in qf.records]
+    return QASet(name, dict(qf.passages), questions, list(qf.articles))
 
 
 def write_docs(docs: dict[str, str], root: Path) -> Path:

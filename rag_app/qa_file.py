@@ -1,5 +1,5 @@
 """One reader of gold question files, for every user of them (calibration, fine-tuning data,
-the evaluation harness): typed records in, every bad line reported and skipped, never fatal.
+the evaluation harness, the benchmarks): typed records in, every bad line reported and skipped, never fatal.
 
 Formats (``fmt="auto"`` picks the container by extension and content, then per JSONL line by its
 keys):
@@ -80,11 +80,19 @@ class QARecord:
     contexts: tuple[str, ...] = ()  # ragas reference_contexts
     title: str = ""  # SQuAD: the article's title
     article: str = ""  # SQuAD: the article's folder, "<index:03d>-<title slug>"
+    raw_question: str = ""  # the question as the file writes it, when that is not ``question`` (whitespace)
 
     @property
     def source(self) -> str:
         """The first gold document, "" when none is named."""
         return self.sources[0] if self.sources else ""
+
+    @property
+    def verbatim_question(self) -> str:
+        """The question exactly as the file writes it, surrounding whitespace included (SQuAD has
+        trailing spaces): what a benchmark asks, so its cached query vectors and stored answers,
+        keyed on the text, stay valid."""
+        return self.raw_question or self.question
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,9 @@ class QAFile:
     """What ``read_qa_file`` made of one file: its usable records and its problems, in file order.
 
     ``passages``: SQuAD paragraph documents, source path -> text (every paragraph, also those
-    whose questions were all skipped); empty for line formats. ``seen``: records met (non-blank
+    whose questions were all skipped); empty for line formats. ``articles``: SQuAD article titles
+    in file order (also those without questions), so ``articles[i]`` is the title of the folder
+    ``f"{i:03d}-{slug(title)}"``; empty for line formats. ``seen``: records met (non-blank
     lines, CSV rows, SQuAD questions), usable or not."""
 
     path: Path
@@ -101,6 +111,7 @@ class QAFile:
     problems: tuple[LineProblem, ...] = ()
     passages: dict[str, str] = field(default_factory=dict)
     seen: int = 0
+    articles: tuple[str, ...] = ()
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -130,6 +141,12 @@ def _text(row: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _Bad(f'"{key}" must be a non-empty string, got {value!r}')
     return value.strip()
+
+
+def _raw(row: Mapping[str, Any], key: str, text: str) -> str:
+    """``row[key]`` when stripping changed it (``QARecord.raw_question``), else ""."""
+    value = row[key]
+    return value if value != text else ""
 
 
 def _strings(row: Mapping[str, Any], *keys: str) -> tuple[str, ...]:
@@ -214,12 +231,13 @@ def _line_record(row: Mapping[str, Any], kind: str, where: str, line: int) -> QA
         return QARecord(qid=_qid(row, text), question=text, lang=_lang(row, text), format=kind, where=where,
                         line=line, answers=answers, answerable=True if answers else None,
                         groups=_strings(row, "groups"), chunk_ids=_strings(row, "reference_context_ids"),
-                        contexts=_strings(row, "reference_contexts"))
+                        contexts=_strings(row, "reference_contexts"), raw_question=_raw(row, "user_input", text))
     text = _text(row, "question")
     answers = _strings(row, "answers", "answer")
     return QARecord(qid=_qid(row, text), question=text, lang=_lang(row, text), format=kind, where=where, line=line,
                     answers=answers, answerable=_answerable(row, answers), sources=_strings(row, "sources", "source"),
-                    groups=_strings(row, "groups"), chunk_ids=_strings(row, "chunk_ids"))
+                    groups=_strings(row, "groups"), chunk_ids=_strings(row, "chunk_ids"),
+                    raw_question=_raw(row, "question", text))
 
 
 # -- containers -----------------------------------------------------------------------------------
@@ -281,7 +299,8 @@ def _line_records(path: Path, fmt: str, rows: Iterator[tuple[int, dict[str, Any]
     return seen
 
 
-def _squad_records(path: Path, text: str, out: list[QARecord | LineProblem], passages: dict[str, str]) -> int:
+def _squad_records(path: Path, text: str, out: list[QARecord | LineProblem], passages: dict[str, str],
+                   articles: list[str]) -> int:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -296,6 +315,7 @@ def _squad_records(path: Path, text: str, out: list[QARecord | LineProblem], pas
     for ai, art in enumerate(data["data"]):
         art = art if isinstance(art, dict) else {}
         title = str(art.get("title") or "")
+        articles.append(title)
         folder = f"{ai:03d}-{slug(title)}"
         for pi, para in enumerate(art.get("paragraphs") or []):
             para = para if isinstance(para, dict) else {}
@@ -315,7 +335,8 @@ def _squad_records(path: Path, text: str, out: list[QARecord | LineProblem], pas
                 answerable = False if qa.get("is_impossible") else (True if answers else None)
                 out.append(QARecord(qid=str(qa.get("id", f"{ai}-{pi}-{qi}")), question=q.strip(),
                                     lang=detect_question_lang(q), format="squad", where=where, answers=answers,
-                                    answerable=answerable, sources=(src,), title=title, article=folder))
+                                    answerable=answerable, sources=(src,), title=title, article=folder,
+                                    raw_question=_raw(qa, "question", q.strip())))
     return seen
 
 
@@ -348,8 +369,9 @@ def read_qa_file(path: Path | str, *, fmt: str = "auto", require: Collection[str
         container = "squad"
     out: list[QARecord | LineProblem] = []
     passages: dict[str, str] = {}
+    articles: list[str] = []
     if container == "squad":
-        seen = _squad_records(p, text, out, passages)
+        seen = _squad_records(p, text, out, passages, articles)
     else:
         seen = _line_records(p, fmt, _csv_rows(p, text) if container == "csv" else _jsonl_rows(p, text), out)
     records: list[QARecord] = []
@@ -369,5 +391,6 @@ def read_qa_file(path: Path | str, *, fmt: str = "auto", require: Collection[str
             continue
         ids.add(item.qid)
         records.append(item)
-    return QAFile(p, container, records=tuple(records), problems=tuple(problems), passages=passages, seen=seen)
+    return QAFile(p, container, records=tuple(records), problems=tuple(problems), passages=passages, seen=seen,
+                  articles=tuple(articles))
 

@@ -181,3 +181,24 @@ def test_csv_question_lists(tmp_path: Path) -> None:
 def test_jsquad_context_becomes_a_titled_document() -> None:
     assert squad_passage("東京 [SEP] 日本の首都。") == "東京\n日本の首都。"
     assert squad_passage("No marker here.") == "No marker here."
+
+
+def test_questions_are_kept_as_written_and_squad_titles_in_file_order(tmp_path: Path) -> None:
+    """SQuAD has trailing spaces on 344 dev questions: ``question`` is stripped, ``verbatim_question``
+    is what the file wrote (what a benchmark asks, so text-keyed caches stay valid)."""
+    data = {"data": [
+        {"title": "Empty article", "paragraphs": []},
+        {"title": "Super Bowl 50", "paragraphs": [{"context": "Denver won.", "qas": [
+            {"id": "s1", "question": "Who won? ", "answers": [{"text": "Denver"}]},
+            {"id": "s2", "question": "Where?", "answers": [{"text": "Denver"}]}]}]}]}
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    got = read_qa_file(path)
+    assert got.articles == ("Empty article", "Super Bowl 50")
+    s1, s2 = got.records
+    assert (s1.question, s1.raw_question, s1.verbatim_question, s1.article) == (
+        "Who won?", "Who won? ", "Who won? ", "001-Super_Bowl_50")
+    assert (s2.raw_question, s2.verbatim_question) == ("", "Where?")
+    lines = read_qa_file(_jsonl(tmp_path / "qa.jsonl", {"question": "  VPN? "}, {"user_input": "Port?\n"}))
+    assert [(r.question, r.verbatim_question) for r in lines.records] == [("VPN?", "  VPN? "), ("Port?", "Port?\n")]
+    assert lines.articles == ()
