@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from retrieval.periods import missing_period
-from retrieval.synonyms import load_synonyms
+from retrieval.synonyms import Synonyms, load_synonyms
 from retrieval.types import Filters, Hit, Retriever
 
 from .answerability import TermSupport
@@ -104,6 +104,7 @@ class RAG:
         self._lock = threading.RLock()
         self._built_at = -1  # catalog generation when the retriever was last checked
         self._built_langs: list[str] = []  # the index's languages the retriever was built for
+        self._synonyms: Synonyms | None = None
 
     @classmethod
     def from_config(cls, config_file: Path | str | None = None, **overrides: Any) -> RAG:
@@ -158,12 +159,22 @@ class RAG:
         assert self._retriever is not None
         return self._retriever
 
+    @property
+    def _synonym_groups(self) -> Synonyms:
+        """The configured synonym groups (``AnswerSettings.synonyms``), read once: a bad spec or
+        file fails here with the allowed values."""
+        if self._synonyms is None:
+            with self._lock:
+                if self._synonyms is None:
+                    self._synonyms = load_synonyms(self.config.answer.synonyms)
+        return self._synonyms
+
     def _build_retriever(self) -> Retriever:
         from retrieval.factory import make_reranker, make_retriever
 
         a = self.config.answer
         return make_retriever(self.reader, a.mode, depth=a.depth, weights=(a.dense_weight, a.bm25_weight),
-                              reranker=make_reranker(a.reranker), synonyms=load_synonyms(a.synonyms),
+                              reranker=make_reranker(a.reranker), synonyms=self._synonym_groups,
                               period_weight=a.period_weight)
 
     @property
@@ -248,8 +259,7 @@ class RAG:
             doc_freq, n_docs = reader.doc_freq(q_terms)
         except Exception:  # an index without a keyword side cannot judge: abstain
             return None
-        synonyms = load_synonyms(self.config.answer.synonyms)
-        same = [support_terms(h.chunk, analyzer) + synonym_terms(question, h.chunk, synonyms, analyzer)
+        same = [support_terms(h.chunk, analyzer) + synonym_terms(question, h.chunk, self._synonym_groups, analyzer)
                 for h in hits if h.chunk.lang == lang]
         return term_support(q_terms, same, doc_freq, n_docs)
 
@@ -281,7 +291,7 @@ class RAG:
                 flags += [f"context:{h.chunk.source}:{f}" for f in sc.flags]
         prompt = build_prompt(question, hits, lang, history, max_context_tokens=a.max_context_tokens,
                               transform_text=injection.neutralise if a.injection_defence else None)
-        prompt = replace(prompt, synonyms=tuple(load_synonyms(a.synonyms).matched_groups(question)))
+        prompt = replace(prompt, synonyms=tuple(self._synonym_groups.matched_groups(question)))
         return Prepared(question=question, lang=lang, searched=searched, retrieved=tuple(hits), prompt=prompt,
                         refusal_reason=self._refusal_reason(searched, hits, lang),
                         injection_flags=tuple(flags), scans=scans, retrieval_s=retrieval_s)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -91,8 +92,14 @@ class Synonyms:
 
     def holds_any(self, text: str, group: tuple[str, ...]) -> bool:
         """True when ``text`` holds a phrase of ``group``."""
-        low = text.lower()
-        return any(_pattern(p).search(low) for p in group)
+        return holds_phrase(text, group)
+
+
+def holds_phrase(text: str, phrases: Sequence[str]) -> bool:
+    """True when ``text`` holds one of ``phrases`` by the groups' matching rule (case-blind; word
+    boundaries for Latin text, a substring for Japanese)."""
+    low = text.lower()
+    return any(_pattern(p).search(low) for p in phrases)
 
 
 NO_SYNONYMS = Synonyms("off")
@@ -131,4 +138,4 @@ def load_synonyms(spec: str | None) -> Synonyms:
     return Synonyms(str(path), tuple(tuple(p.strip() for p in g) for g in groups))
 
 
-__all__ = ["BUILTIN", "FINANCE", "NO_SYNONYMS", "Synonyms", "expand_query", "load_synonyms"]
+__all__ = ["BUILTIN", "FINANCE", "NO_SYNONYMS", "Synonyms", "expand_query", "holds_phrase", "load_synonyms"]

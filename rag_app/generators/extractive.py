@@ -31,6 +31,8 @@ from rag_app.prompting import (
 from rag_app.refusal import SUPPORTED_LANGS, refusal_message
 from rag_app.rewrite import EN_STOPWORDS
 from rag_app.types import GenerationResult, Message, StreamEvent
+from retrieval.periods import question_years
+from retrieval.synonyms import holds_phrase
 from retrieval.types import Hit
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
@@ -170,7 +172,6 @@ def candidate_sentences(
 
 
 _SHORT_PERIOD = re.compile(r"(?i)\b(?:FY|CY)\s?'?((?:19|20)\d{2}|\d{2})\b")
-_YEAR = re.compile(r"(?<![\d,.])(?:19|20)\d{2}(?![\d,])")
 
 
 def normalise_periods(question: str) -> str:
@@ -208,7 +209,7 @@ def score_sentences(
     statement a row belongs to) and is quoted with only the cells of the years asked about."""
     question = normalise_periods(question)
     q_terms = terms(question)
-    years = frozenset(_YEAR.findall(question))
+    years = question_years(question)
     cands = [(n, i, focus_row(text, years)) for n, i, text in candidate_sentences(contexts, skip_injections=skip_injections)]
     if not q_terms or not cands:
         return []
@@ -243,10 +244,9 @@ def score_sentences(
 
 
 def _synonym_terms(text: str, synonyms: Sequence[tuple[str, ...]]) -> set[str]:
-    low = text.lower()
     out: set[str] = set()
     for group in synonyms:
-        if any(phrase.lower() in low for phrase in group):
+        if holds_phrase(text, group):
             out |= terms(" ".join(group))
     return out
 
