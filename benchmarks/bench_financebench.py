@@ -49,7 +49,6 @@ import collections
 import contextlib
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -61,10 +60,10 @@ from common import (
     OUT_DIR,
     CachedEmbedder,
     EmbeddingCache,
+    cached_ingest,
     dataset_path,
     header,
     header_markdown,
-    ingest_through,
     loadavg_note,
     markdown_table,
     mrr_at,
@@ -161,27 +160,14 @@ def doc_context_setting(value: str) -> Iterator[None]:
 
 def build(files: Sequence[Path], name: str, embedder: str, context: bool, cache: EmbeddingCache) -> tuple[Any, dict[str, Any]]:
     """Ingest ``files`` into ``cache/indexes/<name>`` (incremental) through the embedding cache."""
-    from ingest.pipeline import Ingestor
     from ingest.settings import IndexSettings
 
     settings = IndexSettings(index_dir=CACHE_DIR / "indexes" / name, embedder=embedder)
-    wrapped: list[CachedEmbedder] = []
-
-    def wrap(e: Any) -> CachedEmbedder:
-        wrapped.append(CachedEmbedder(e, cache))
-        return wrapped[-1]
-
-    t = time.perf_counter()
-    with ingest_through(wrap), doc_context_setting("on" if context else "off"):
-        report = Ingestor(settings).run(list(files))
-    if report.files_failed:
-        sys.exit(f"ingest into {name} failed for {len(report.files_failed)} files: {report.files_failed[:3]}")
-    info = report.to_json()
-    info["wall_s"] = time.perf_counter() - t
-    info["embedded"] = sum(w.misses for w in wrapped)
-    info["from_cache"] = sum(w.hits for w in wrapped)
-    info["embed_compute_s"] = sum(w.compute_seconds for w in wrapped)
-    print(f"  index {name}: +{report.chunks_added} chunks, {report.files_unchanged} files unchanged, "
+    with doc_context_setting("on" if context else "off"):
+        info = cached_ingest(settings, files, cache, name)
+    info["embedded"] = info.pop("cache_misses")
+    info["from_cache"] = info.pop("cache_hits")
+    print(f"  index {name}: +{info['chunks_added']} chunks, {info['files_unchanged']} files unchanged, "
           f"{info['embedded']} texts embedded in {info['embed_compute_s']:.0f} s, {info['from_cache']} from cache "
           f"({info['wall_s']:.0f} s)", flush=True)
     return settings, info

@@ -57,7 +57,6 @@ RESULTS = OUT_DIR / "financebench_answers" / "answers.jsonl"
 VARIANTS = ("asked", "near_miss")
 _NUMBER = re.compile(r"(?<![\w.])(\(?-?(\$)?\s?(\d[\d,]*(?:\.\d+)?)\)?)\s?"
                      r"(%|percent\b|billion\b|million\b|thousand\b|bn\b|mn\b|(?![\w]))", re.I)
-_SCALE = {"billion": 1e9, "bn": 1e9, "million": 1e6, "mn": 1e6, "thousand": 1e3}
 MAX_JUDGED_WORDS = 25  # a longer gold answer is an explanation: its numbers are not the answer
 
 

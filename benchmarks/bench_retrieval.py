@@ -70,12 +70,12 @@ from common import (
     QASet,
     Question,
     RSSSampler,
+    cached_ingest,
     dataset_path,
     dedupe,
     gold_rank,
     header,
     header_markdown,
-    ingest_through,
     load_qa_set,
     loadavg_note,
     markdown_table,
@@ -106,26 +106,11 @@ def docs_root(qa: QASet, limit_docs: int | None) -> tuple[Path, dict[str, str]]:
 def build_index(root: Path, name: str, embedder: str, analyzer: str, cache: EmbeddingCache) -> tuple[Any, dict[str, Any]]:
     """Ingest ``root`` into ``cache/indexes/<name>`` with the real Ingestor (incremental: a rerun
     only checks hashes), embedding through the cache. Returns (settings, report json)."""
-    from ingest.pipeline import Ingestor
     from ingest.settings import IndexSettings
 
     settings = IndexSettings(index_dir=CACHE_DIR / "indexes" / name, embedder=embedder, analyzer=analyzer)
-    wrapped: list[CachedEmbedder] = []
-
-    def wrap(e: Any) -> CachedEmbedder:
-        wrapped.append(CachedEmbedder(e, cache))
-        return wrapped[-1]
-
-    t = time.perf_counter()
-    with ingest_through(wrap):
-        report = Ingestor(settings).run([root])
-    if report.files_failed:
-        sys.exit(f"ingest of {root} failed for {len(report.files_failed)} files: {report.files_failed[:3]}")
-    info = report.to_json()
-    info["wall_s"] = time.perf_counter() - t
-    info["cache_hits"] = sum(w.hits for w in wrapped)
-    info["cache_misses"] = sum(w.misses for w in wrapped)
-    print(f"  index {name}: +{report.chunks_added} chunks, {report.files_unchanged} files unchanged, "
+    info = cached_ingest(settings, [root], cache, str(root))
+    print(f"  index {name}: +{info['chunks_added']} chunks, {info['files_unchanged']} files unchanged, "
           f"{info['cache_misses']} texts embedded, {info['cache_hits']} from cache ({info['wall_s']:.0f} s)", flush=True)
     return settings, info
 

@@ -476,5 +476,31 @@ def ingest_through(wrap: Callable[[Any], Any]) -> Iterator[None]:
         emb_mod.get_embedder = original
 
 
+def cached_ingest(settings: Any, paths: Sequence[Path], cache: EmbeddingCache, label: str) -> dict[str, Any]:
+    """Run the real ``Ingestor`` over ``paths`` into ``settings`` (incremental) with every embedder
+    it builds wrapped in a ``CachedEmbedder`` over ``cache``, so a rerun embeds only what is
+    missing. Exits naming the failed files (``label`` names the corpus); returns the report's JSON
+    with ``wall_s``, ``cache_hits``, ``cache_misses`` and ``embed_compute_s`` added."""
+    from ingest.pipeline import Ingestor
+
+    wrapped: list[CachedEmbedder] = []
+
+    def wrap(e: Any) -> CachedEmbedder:
+        wrapped.append(CachedEmbedder(e, cache))
+        return wrapped[-1]
+
+    t = time.perf_counter()
+    with ingest_through(wrap):
+        report = Ingestor(settings).run(list(paths))
+    if report.files_failed:
+        sys.exit(f"ingest of {label} failed for {len(report.files_failed)} files: {report.files_failed[:3]}")
+    info: dict[str, Any] = report.to_json()
+    info["wall_s"] = time.perf_counter() - t
+    info["cache_hits"] = sum(w.hits for w in wrapped)
+    info["cache_misses"] = sum(w.misses for w in wrapped)
+    info["embed_compute_s"] = sum(w.compute_seconds for w in wrapped)
+    return info
+
+
 if __name__ == "__main__":
     _self_check()
