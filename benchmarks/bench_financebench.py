@@ -224,7 +224,7 @@ def retriever_search(retriever: Any, k: int = TOP_K) -> Callable[[str], list[Any
 
 def default_retriever(reader: Any, mode: str = "hybrid", **overrides: Any) -> Any:
     """The retriever of ``mode`` with the answer side's defaults (``rag_app.config.AnswerSettings``:
-    fusion weights, depth, synonyms, period weight), ``overrides`` replacing some."""
+    fusion weights, depth, synonyms, period and row weights), ``overrides`` replacing some."""
     from dataclasses import replace
 
     from rag_app.config import AnswerSettings
@@ -233,32 +233,34 @@ def default_retriever(reader: Any, mode: str = "hybrid", **overrides: Any) -> An
 
     s = replace(AnswerSettings(), **overrides)
     return make_retriever(reader, mode, depth=s.depth, weights=(s.dense_weight, s.bm25_weight),
-                          synonyms=load_synonyms(s.synonyms), period_weight=s.period_weight)
+                          synonyms=load_synonyms(s.synonyms), period_weight=s.period_weight,
+                          row_weight=s.row_weight)
 
 
 def default_hybrid(reader: Any) -> Any:
     return default_retriever(reader, "hybrid")
 
 
-# (synonyms, period_weight) of the hybrid: the issue-#14 query-side steps, measured one by one
-QUERY_VARIANTS = (("off", 0.0), ("off", 1.0), ("finance", 0.0), ("finance", 1.0), ("finance", 2.0))
+# (synonyms, period_weight, row_weight) of the hybrid: the issue-#14 query-side steps, one by one
+QUERY_VARIANTS = (("off", 0.0, 0.0), ("off", 1.0, 0.0), ("finance", 0.0, 0.0), ("finance", 1.0, 0.0),
+                  ("finance", 2.0, 0.0), ("finance", 1.0, 1.0), ("finance", 1.0, 2.0))
 
 
 def query_variants(reader: Any, questions: Sequence[Question]) -> list[dict[str, Any]]:
     rows = []
-    for synonyms, period_weight in QUERY_VARIANTS:
-        r = default_retriever(reader, "hybrid", synonyms=synonyms, period_weight=period_weight)
-        rows.append({"synonyms": synonyms, "period_weight": period_weight,
+    for synonyms, period_weight, row_weight in QUERY_VARIANTS:
+        r = default_retriever(reader, "hybrid", synonyms=synonyms, period_weight=period_weight, row_weight=row_weight)
+        rows.append({"synonyms": synonyms, "period_weight": period_weight, "row_weight": row_weight,
                      **evaluate(retriever_search(r), questions)})
     return rows
 
 
 def variants_table(rows: Sequence[dict[str, Any]]) -> str:
-    out = ["| synonyms | period weight | filing R@5 | filing MRR@5 | page R@5 | page R@10 | page MRR@5 |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| synonyms | period weight | row weight | filing R@5 | filing MRR@5 | page R@5 | page R@10 | page MRR@5 |",
+           "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, p = r["filing"], r["page"]
-        out.append(f"| {r['synonyms']} | {r['period_weight']:g} | {f['recall@5']:.3f} | {f['mrr@5']:.3f} | "
+        out.append(f"| {r['synonyms']} | {r['period_weight']:g} | {r['row_weight']:g} | {f['recall@5']:.3f} | {f['mrr@5']:.3f} | "
                    f"{p['recall@5']:.3f} | {p['recall@10']:.3f} | {p['mrr@5']:.3f} |")
     return "\n".join(out)
 
@@ -311,15 +313,16 @@ def signal_rows(reader: Any, questions: Sequence[Question]) -> Iterator[dict[str
 # report
 # --------------------------------------------------------------------------------------------
 def results_table(results: dict[str, dict[str, Any]]) -> str:
+    variants = [v for v in VARIANTS if v in results]
     rows = []
     for mode in MODES:
         for level in ("filing", "page"):
             row: list[Any] = [mode, level]
-            for variant in VARIANTS:
+            for variant in variants:
                 m = results[variant][mode][level]
                 row += [f"{m['recall@5']:.3f}", f"{m['recall@10']:.3f}", f"{m['mrr@5']:.3f}"]
             rows.append(row)
-    heads = ["retriever", "gold"] + [f"{name} ({v} context)" for v in VARIANTS for name in ("R@5", "R@10", "MRR@5")]
+    heads = ["retriever", "gold"] + [f"{name} ({v} context)" for v in variants for name in ("R@5", "R@10", "MRR@5")]
     return markdown_table(heads, rows)
 
 
@@ -339,7 +342,11 @@ def main() -> None:
                       help="pages of filings to ingest, chosen by questions per page (default 650)")
     ap.add_argument("--embedder", default="e5-torch", help="embedder spec (default e5-torch)")
     ap.add_argument("--sweep", action="store_true", help="also try a grid of hybrid fusion settings")
+    ap.add_argument("--context-only", action="store_true",
+                    help="build and measure the document-context index only (the default ingest), not the "
+                         "index without it: half the encoding, for --all")
     args = ap.parse_args()
+    built = ("with",) if args.context_only else VARIANTS
 
     head = header(["pypdfium2", "pdfplumber"])
     print(header_markdown(head) + loadavg_note(), flush=True)
@@ -365,7 +372,7 @@ def main() -> None:
     from retrieval.index import IndexReader
 
     readers = {}
-    for variant in VARIANTS:
+    for variant in built:
         settings, ingest[variant] = build(files, f"financebench-{tag}-{variant}-context-{args.embedder}",
                                           args.embedder, variant == "with", cache)
         inner = CachedEmbedder(_embedder(args.embedder), cache)
@@ -385,7 +392,7 @@ def main() -> None:
     print(f"\ncontext cost: {cost['tokens_without']:.0f} -> {cost['tokens_with']:.0f} embedder tokens per chunk "
           f"(+{100 * cost['extra_share']:.1f} %), context line {cost['context_chars']:.0f} chars; "
           + "; ".join(f"{v}: {ingest[v]['embedded']} embedded in {ingest[v]['embed_compute_s']:.0f} s, "
-                      f"ingest {ingest[v]['wall_s']:.0f} s" for v in VARIANTS))
+                      f"ingest {ingest[v]['wall_s']:.0f} s" for v in built))
     print("\nhybrid, query-side settings (context index):\n" + variants_table(variants))
     if swept:
         print("\n" + sweep_table(swept))

@@ -8,7 +8,15 @@ Over the context index that ``bench_financebench.py`` builds (the same filings a
   refusal here is a false refusal;
 - ``near_miss``: the same question with every chunk of the gold filing removed from the hits (a
   retriever that drops them from a deeper list), so the rest of the company's filings still come
-  back: the answer is not there, and the right outcome is a refusal.
+  back: the answer's filing is not there, and the right outcome is a refusal. It is not always
+  unanswerable in fact: a sibling filing of the same period (an earnings release beside its 10-Q,
+  a later 10-K's comparative columns) often prints the same number, so for judged questions each
+  near miss records ``gold_in_contexts`` (the gold number is in the blocks it was given), and the
+  table counts the refusals of the near misses without it apart;
+- ``outside`` (a subset only): the questions about filings *not* in the subset, asked against it:
+  their filing is not indexed, so the right outcome is a refusal. ``company_in_corpus`` tells the
+  questions whose company has no filing in the subset (nothing about it is indexed) from those
+  whose company has other filings there (the same kind as a near miss).
 
 Correct: FinanceBench's answers are free text. A question whose gold answer holds a number is
 *judged*: the answer is correct when it holds that number (within 1 %, also read as thousands or
@@ -54,7 +62,7 @@ from bench_financebench import (
 from common import OUT_DIR, dataset_path, header, header_markdown, loadavg_note, markdown_table, write_json
 
 RESULTS = OUT_DIR / "financebench_answers" / "answers.jsonl"
-VARIANTS = ("asked", "near_miss")
+VARIANTS = ("asked", "near_miss", "outside")
 _NUMBER = re.compile(r"(?<![\w.])(\(?-?(\$)?\s?(\d[\d,]*(?:\.\d+)?)\)?)\s?"
                      r"(%|percent\b|billion\b|million\b|thousand\b|bn\b|mn\b|(?![\w]))", re.I)
 MAX_JUDGED_WORDS = 25  # a longer gold answer is an explanation: its numbers are not the answer
@@ -122,16 +130,19 @@ def read_done(key: str) -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 def answer_one(rag: Any, q: Question, gold: str, generator: str, variant: str, key: str,
-               companies: dict[str, str]) -> dict[str, Any]:
+               companies: dict[str, str], indexed: frozenset[str]) -> dict[str, Any]:
     t = time.perf_counter()
     a = rag.ask(q.text)
     cited = [Path(c.source).stem for c in a.citations]
+    given = "\n".join(h.chunk.text for h in a.contexts)
     return {"key": key, "generator": generator, "variant": variant, "qid": q.qid, "question": q.text,
             "gold_answer": gold, "gold_filing": q.filing, "answer": a.text, "refused": a.refused,
             "refusal_reason": a.refusal_reason, "cited": cited,
             "cites_filing": q.filing in cited,
             "other_company": any(companies.get(f, q.company) != q.company for f in cited),
             "correct": None if a.refused else numeric_match(a.text, gold),
+            "gold_in_contexts": numeric_match(given, gold),
+            "company_in_corpus": q.company in {companies[f] for f in indexed if f in companies},
             "seconds": time.perf_counter() - t}
 
 
@@ -140,6 +151,9 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     rows = [{**r, "correct": None if r["refused"] else numeric_match(r["answer"], r["gold_answer"])} for r in rows]
     asked = [r for r in rows if r["variant"] == "asked"]
     near = [r for r in rows if r["variant"] == "near_miss"]
+    near_without = [r for r in near if r.get("gold_in_contexts") is False]
+    outside = [r for r in rows if r["variant"] == "outside"]
+    absent = [r for r in outside if not r.get("company_in_corpus")]
     judged = [r for r in asked if numeric_match("", r["gold_answer"]) is not None]
     answered = [r for r in asked if not r["refused"]]
     return {
@@ -150,6 +164,10 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "cites_filing": sum(r["cites_filing"] for r in answered), "answered": len(answered),
         "other_company": sum(r["other_company"] for r in answered),
         "near_refused": sum(r["refused"] for r in near), "near_n": len(near),
+        "near_without_refused": sum(r["refused"] for r in near_without), "near_without_n": len(near_without),
+        "absent_refused": sum(r["refused"] for r in absent), "absent_n": len(absent),
+        "outside_present_refused": sum(r["refused"] for r in outside if r not in absent),
+        "outside_present_n": len(outside) - len(absent),
         "p50_s": sorted(r["seconds"] for r in asked)[len(asked) // 2] if asked else 0.0,
     }
 
@@ -160,10 +178,14 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
         rows.append([gen, s["n"], f"{s['correct_cited']}/{s['judged']} ({s['correct_cited'] / max(1, s['judged']):.0%})",
                      f"{s['correct']}/{s['judged']}", f"{s['false_refusals']}/{s['n']}",
                      f"{s['cites_filing']}/{s['answered']}", f"{s['other_company']}/{s['answered']}",
-                     f"{s['near_refused']}/{s['near_n']}", f"{s['p50_s']:.1f}"])
+                     f"{s['near_refused']}/{s['near_n']}", f"{s['near_without_refused']}/{s['near_without_n']}",
+                     f"{s['absent_refused']}/{s['absent_n']}",
+                     f"{s['outside_present_refused']}/{s['outside_present_n']}", f"{s['p50_s']:.1f}"])
     return markdown_table(["generator", "questions", "correct + cites filing (numeric answers)", "correct",
                            "refused (false)", "answers citing the filing", "answers citing another company",
-                           "near misses refused", "p50 s"], rows)
+                           "near misses refused", "near misses without the gold number, refused",
+                           "outside: company not indexed, refused", "outside: company's other filings, refused",
+                           "p50 s"], rows)
 
 
 def main() -> None:
@@ -183,6 +205,8 @@ def main() -> None:
     budget = None if args.all else args.page_budget
     filings = set(select_filings(page_counts(pdf_dir), load_questions(), budget))
     questions = [q for q in load_questions() if q.filing in filings][: args.limit]
+    outside = [q for q in load_questions() if q.filing not in filings][: args.limit]
+    asked_in = {"asked": questions, "near_miss": questions, "outside": outside}
     gold = {json.loads(x)["financebench_id"]: json.loads(x)["answer"]
             for x in dataset_path(QUESTIONS_FILE).read_text(encoding="utf-8").splitlines() if x.strip()}
     companies = {q.filing: q.company for q in load_questions()}
@@ -203,16 +227,17 @@ def main() -> None:
         rag = RAG.from_config(index_dir=index, embedder=args.embedder, generator=gen)
         rows = []
         for variant in VARIANTS:
-            for i, q in enumerate(questions, 1):
+            for i, q in enumerate(asked_in[variant], 1):
                 if (gen, variant, q.qid) not in done:
-                    r = rag if variant == "asked" else RAG(
+                    r = rag if variant != "near_miss" else RAG(
                         rag.config, retriever=_WithoutFiling(rag.retriever, q.filing), reader=rag.reader,
                         generator=rag.generator)
-                    done[(gen, variant, q.qid)] = answer_one(r, q, gold[q.qid], gen, variant, key, companies)
+                    done[(gen, variant, q.qid)] = answer_one(r, q, gold[q.qid], gen, variant, key, companies,
+                                                           frozenset(filings))
                     with RESULTS.open("a", encoding="utf-8") as f:
                         f.write(json.dumps(done[(gen, variant, q.qid)], ensure_ascii=False) + "\n")
                     rec = done[(gen, variant, q.qid)]
-                    print(f"  [{gen} {variant} {i}/{len(questions)}] {'refused' if rec['refused'] else rec['correct']}"
+                    print(f"  [{gen} {variant} {i}/{len(asked_in[variant])}] {'refused' if rec['refused'] else rec['correct']}"
                           f" {rec['answer'][:90]!r}", flush=True)
                 rows.append(done[(gen, variant, q.qid)])
         summary[gen] = summarize(rows)

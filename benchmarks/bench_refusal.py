@@ -148,6 +148,7 @@ def financebench_rows(signals_file: Path, index_dir: Path) -> list[dict[str, Any
     from ingest.settings import IndexSettings
     from rag_app.config import AnswerSettings, RAGConfig
     from rag_app.prompting import detect_question_lang
+    from rag_app.question_names import missing_names
     from rag_app.rag import RAG
     from retrieval.periods import missing_period
     from retrieval.types import Hit
@@ -162,7 +163,8 @@ def financebench_rows(signals_file: Path, index_dir: Path) -> list[dict[str, Any
                 for i, h in enumerate(r["hits"]) if h["chunk_id"] in chunks]
         rows.append({"set": "financebench", "qid": r["qid"], "answerable": r["variant"] == "asked",
                      "share": support_share(rag, r["question"], hits, detect_question_lang(r["question"])),
-                     "period": bool(missing_period(r["question"], [h.chunk for h in hits]))})
+                     "period": bool(missing_period(r["question"], [h.chunk for h in hits])),
+                     "name": bool(missing_names(r["question"], [h.chunk for h in hits]))})
     rag.close()
     return rows
 
@@ -248,11 +250,15 @@ def main() -> None:
         sections.append(f"\n**share on FinanceBench** ({sum(r['answerable'] for r in fb)} questions as asked; the "
                         "same with every chunk of the gold filing removed from the hits = near misses)\n\n"
                         + markdown_table(["threshold", "near misses refused", "answerable refused",
-                                          "near misses refused, with the period check", "answerable refused, with it"],
+                                          "near misses refused, with the period check", "answerable refused, with it",
+                                          "near misses refused, with the period and name checks",
+                                          "answerable refused, with both"],
                                          [[f"{t:.2f}", f"{_rate([r['share'] > t for r in fb if not r['answerable']]):.3f}",
                                            f"{_rate([r['share'] > t for r in fb if r['answerable']]):.3f}",
                                            f"{_rate([r['share'] > t or r['period'] for r in fb if not r['answerable']]):.3f}",
-                                           f"{_rate([r['share'] > t or r['period'] for r in fb if r['answerable']]):.3f}"]
+                                           f"{_rate([r['share'] > t or r['period'] for r in fb if r['answerable']]):.3f}",
+                                           f"{_rate([r['share'] > t or r['period'] or r['name'] for r in fb if not r['answerable']]):.3f}",
+                                           f"{_rate([r['share'] > t or r['period'] or r['name'] for r in fb if r['answerable']]):.3f}"]
                                           for t in SHARE_GRID]))
         rows += fb
     print("\n".join(sections))

@@ -28,7 +28,7 @@ _ASCII_PUNCT = frozenset(string.punctuation)
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 
 # Refusal reasons set by RAG before any generator call (the generator's timings are then 0)
-NO_GENERATION_REASONS = ("no_hits", "low_relevance", "unsupported_terms")
+NO_GENERATION_REASONS = ("no_hits", "low_relevance", "period_not_found", "name_not_found", "unsupported_terms")
 
 
 def strip_citations(text: str) -> str:

@@ -57,13 +57,15 @@ EN_PHRASING_WORDS = (
     "give", "provide", "state", "explain", "describe", "summarize", "please", "respect", "respectively",
     "overall", "key", "main", "primary", "significant", "substantially", "also", "such", "there",
     "perform", "performance", "performed", "ratio", "numerator", "denominator", "exclude", "excluding",
-    "impact", "effect", "measure", "metric",
+    "impact", "effect", "measure", "metric", "among", "bring", "brought", "lost", "lose", "large", "larger",
+    "represent", "represented", "historically", "consistent", "consistently",
 )
 # Period shorthands of questions ("FY2023", "Q2", "Q22023", "FY2023Q1", "FY 2023", "1H22") say which
 # report to read; filings write "fiscal 2023" or "the second quarter". A shorthand's year is kept as
 # a term (the document context holds the period), the rest is dropped.
 _PERIOD_WORDS = frozenset({"fy", "cy", "ytd", "yoy", "qoq"})
 _PERIOD = re.compile(r"(?:fy|cy|[hq][1-4]|[1-4][hq])((?:19|20)?\d{2})?(?:[hq][1-4])?|((?:19|20)?\d{2})[hq][1-4]")
+_ORDINAL_DAY = re.compile(r"(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)")  # "1st July 2022": filings write "July 1, 2022"
 
 
 class Analyzer(Protocol):
@@ -110,7 +112,7 @@ def question_terms(question: str, analyzer: Analyzer) -> list[str]:
     phrasing = _phrasing(analyzer)
     out: list[str] = []
     for t in analyzer.tokenize(text):
-        if "何" in t or t in JA_QUESTION_WORDS or t in phrasing:
+        if "何" in t or t in JA_QUESTION_WORDS or t in phrasing or _ORDINAL_DAY.fullmatch(t):
             continue
         year = _period_year(t)
         if year is None:
@@ -131,8 +133,35 @@ class _Chunk(Protocol):
 def support_terms(chunk: _Chunk, analyzer: Analyzer) -> list[str]:
     """The terms a retrieved chunk supports: its text's and its document context line's (title,
     issuer, form, period, file name), so a question's "microsoft", "q3" or "10-k" is matched at
-    document level even though a filing's page says "we" or "the Company"."""
-    return analyzer.tokenize(f"{chunk.doc_context}\n{chunk.text}" if chunk.doc_context else chunk.text)
+    document level even though a filing's page says "we" or "the Company"; a hyphenated word also
+    as one word ("pass-through" supports "passthrough"), and the initials of the context's names
+    ("JOHNSON & JOHNSON" supports "jj" and "jnj", "Advanced Micro Devices, Inc." "amd")."""
+    text = f"{chunk.doc_context}\n{chunk.text}" if chunk.doc_context else chunk.text
+    joined = " ".join(m.group(0).replace("-", "") for m in _HYPHENATED.finditer(text))
+    extra = " ".join([joined, *initialisms(chunk.doc_context)]).strip()
+    return analyzer.tokenize(text) + (analyzer.tokenize(extra) if extra else [])
+
+
+_HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
+_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_NOT_INITIALS = frozenset({"inc", "corp", "corporation", "co", "company", "plc", "ltd", "llc", "the", "and", "of", "sa",
+                           "nv", "ag", "holdings", "group"})
+
+
+def initialisms(doc_context: str) -> list[str]:
+    """Initials of each name in a document context line ("JOHNSON & JOHNSON | Form 10-K | ...":
+    "jj" and the spoken "jnj"), for fields of 2-6 capitalised words of 2+ letters (a name, not
+    "fiscal year ended ..." or "Form 10-K"), of their first 2-4 words (the name leads a file-name
+    field: "JOHNSON JOHNSON 2022Q4 EARNINGS"); a question says "JnJ" or "AMD" where the filing
+    names its issuer in full."""
+    out = []
+    for field in doc_context.split(" | "):
+        words = [w.lower() for w in _NAME_WORD.findall(field) if len(w) > 1 and w.lower() not in _NOT_INITIALS]
+        if 2 <= len(words) <= 6 and all(w[0].isupper() for w in _NAME_WORD.findall(field) if len(w) > 1):
+            initials = "".join(w[0] for w in words)
+            out += [initials[:n] for n in range(2, min(4, len(initials)) + 1)]  # the name may lead the field
+            out.append(f"{initials[0]}n{initials[1]}")
+    return out
 
 
 def synonym_terms(question: str, chunk: _Chunk, synonyms: Synonyms, analyzer: Analyzer) -> list[str]:
@@ -183,5 +212,5 @@ def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence
     return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
 
 
-__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_core", "question_terms", "support_terms", "synonym_terms",
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "initialisms", "question_core", "question_terms", "support_terms", "synonym_terms",
            "term_support"]

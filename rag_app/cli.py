@@ -157,6 +157,9 @@ SynonymsOpt = Annotated[str | None, typer.Option(
     help="Synonym groups for keyword search and the support check: finance (default), off, or a JSON file.")]
 PeriodWeightOpt = Annotated[float | None, typer.Option(
     "--period-weight", min=0.0, help="RRF weight of the asked-period documents' list (hybrid; default 1, 0 = off).")]
+RowWeightOpt = Annotated[float | None, typer.Option(
+    "--row-weight", min=0.0,
+    help="RRF weight of the list of table rows naming the asked line item in the asked year (hybrid; default 1, 0 = off).")]
 RerankerOpt = Annotated[str | None, typer.Option(help="Local CrossEncoder model directory to rerank with.")]
 EmbedderOpt = Annotated[str | None, typer.Option(help="Embedder spec (must match the index's model).")]
 SourceOpt = Annotated[str | None, typer.Option(help="Only sources under this path prefix (e.g. hr/).")]
@@ -233,6 +236,7 @@ def search(
     reranker: RerankerOpt = None,
     synonyms: SynonymsOpt = None,
     period_weight: PeriodWeightOpt = None,
+    row_weight: RowWeightOpt = None,
     groups: GroupsOpt = None,
     source: SourceOpt = None,
     file_type: FileTypeOpt = None,
@@ -249,7 +253,8 @@ def search(
     from .types import ANSWER_SCHEMA_VERSION
 
     rag = _rag(index, config, embedder, mode=mode, top_k=top_k, depth=depth, dense_weight=dense_weight,
-               bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms, period_weight=period_weight)
+               bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms, period_weight=period_weight,
+               row_weight=row_weight)
     filters = _filters(source, file_type, lang, date_from, date_to)
     try:
         hits = rag.search(query, groups=_groups(groups), filters=filters)
@@ -306,6 +311,7 @@ def ask(
     reranker: RerankerOpt = None,
     synonyms: SynonymsOpt = None,
     period_weight: PeriodWeightOpt = None,
+    row_weight: RowWeightOpt = None,
     source: SourceOpt = None,
     file_type: FileTypeOpt = None,
     lang: LangOpt = None,
@@ -330,7 +336,7 @@ def ask(
 
     rag = _rag(index, config, embedder, generator=generator, mode=mode, top_k=top_k, depth=depth,
                dense_weight=dense_weight, bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms,
-               period_weight=period_weight, refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
+               period_weight=period_weight, row_weight=row_weight, refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
                max_context_tokens=max_context_tokens, max_tokens=max_tokens, temperature=temperature,
                injection_defence=injection_defence, rewrite_follow_ups=rewrite_follow_ups)
     kw = {"groups": _groups(groups), "filters": _filters(source, file_type, lang, date_from, date_to)}

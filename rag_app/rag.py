@@ -38,6 +38,7 @@ from .config import (
     refusal_threshold_key,
 )
 from .prompting import Prompt
+from .question_names import missing_names
 from .types import Answer, ContextGenerator, DocumentInfo, GenerationResult, Generator, IndexStatus, Message
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ class RAG:
         a = self.config.answer
         return make_retriever(self.reader, a.mode, depth=a.depth, weights=(a.dense_weight, a.bm25_weight),
                               reranker=make_reranker(a.reranker), synonyms=self._synonym_groups,
-                              period_weight=a.period_weight)
+                              period_weight=a.period_weight, row_weight=a.row_weight)
 
     @property
     def generator(self) -> Generator:
@@ -299,7 +300,9 @@ class RAG:
     def _refusal_reason(self, searched: str, hits: Sequence[Hit], lang: str) -> str | None:
         """Why to refuse before generation, or None: no hits; the relevance gate (when both a
         signal and a threshold exist); dated documents none of which is of the asked years
-        (``retrieval.periods.missing_period``); the lexical-support gate (``max_unsupported``)."""
+        (``retrieval.periods.missing_period``); with the lexical-support gate on (``max_unsupported``),
+        a name the question asks about that no hit holds (``question_names.missing_names``), then
+        the share of unsupported terms."""
         a = self.config.answer
         if not hits:
             return "no_hits"
@@ -310,6 +313,9 @@ class RAG:
         if missing:
             return "period_not_found:" + ",".join(sorted(missing))
         if a.max_unsupported is not None:
+            names = missing_names(searched, [h.chunk for h in hits])
+            if names:
+                return "name_not_found:" + ",".join(names)
             support = self.lexical_support(searched, hits, lang)
             if support is not None and support.refuses(a.max_unsupported):
                 return (f"unsupported_terms:{support.unsupported_share:.3f}>{a.max_unsupported:.3f}:"

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field, replace
 from ingest.types import Chunk
 
 from .fusion import cross_language_credit, reciprocal_rank_fusion
+from .line_items import asks_for_value, line_item_candidates
 from .periods import period_candidates, question_years
 from .permissions import normalise_groups
+from .synonyms import NO_SYNONYMS, Synonyms
 from .types import Filters, Hit, QueryPreparingRetriever, Reranker, Retriever, is_lexical
 from .visibility import VisibilityRule
 
@@ -32,7 +34,8 @@ class HybridRetriever:
 
     def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
                  depth: int = 50, k: int = 60, reranker: Reranker | None = None,
-                 cross_lingual: bool = True, impute_offset: int = 1, period_weight: float = 0.0) -> None:
+                 cross_lingual: bool = True, impute_offset: int = 1, period_weight: float = 0.0,
+                 row_weight: float = 0.0, synonyms: Synonyms = NO_SYNONYMS) -> None:
         if not retrievers:
             raise ValueError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
@@ -47,6 +50,10 @@ class HybridRetriever:
         if not period_weight >= 0:
             raise ValueError(f"period_weight={period_weight!r}; it must be >= 0 (0 turns the period list off)")
         self.period_weight = period_weight
+        if not row_weight >= 0:
+            raise ValueError(f"row_weight={row_weight!r}; it must be >= 0 (0 turns the line-item row list off)")
+        self.row_weight = row_weight
+        self.synonyms = synonyms
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
                  groups: Sequence[str] | None = None) -> list[Hit]:
@@ -85,9 +92,12 @@ class HybridRetriever:
         return [f.result() for f in futures]
 
     def _fuse(self, query: str, lists: Sequence[Sequence[Hit]], merged: _Merged) -> list[tuple[str, float]]:
-        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited; with
-        ``period_weight`` > 0 and a question that names years, the candidates whose document is of
-        that period (:mod:`retrieval.periods`), in fused order, are fused as one more list."""
+        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited. Two
+        more lists, each of candidates in fused order, are fused when they are not empty: with
+        ``period_weight`` > 0 those whose document is of the years the question names
+        (:mod:`retrieval.periods`); with ``row_weight`` > 0 and a question asking for an amount,
+        those holding a table row that names the question's line item (a phrase of a synonym group
+        it matches) in those years (:mod:`retrieval.line_items`)."""
         rankings = [[h.chunk.id for h in hits] for hits in lists]
         imputed = None
         lexical = [is_lexical(r) for r in self.retrievers]
@@ -97,13 +107,27 @@ class HybridRetriever:
             langs = {h.chunk.id: h.chunk.lang for hits in lists for h in hits}
             imputed = cross_language_credit(rankings, lexical, langs, detect_lang(query), self.impute_offset)
         fused = reciprocal_rank_fusion(rankings, k=self.k, weights=self.weights, imputed=imputed)
-        years = question_years(query) if self.period_weight > 0 else frozenset()
-        contexts = [merged.chunk(cid).doc_context for cid, _ in fused] if years else []
-        period = [fused[i][0] for i in period_candidates(contexts, years)]
-        if not period:
+        extra = [(ids, w) for ids, w in self._structure_lists(query, fused, merged) if ids]
+        if not extra:
             return fused
-        return reciprocal_rank_fusion([*rankings, period], k=self.k, weights=[*self.weights, self.period_weight],
-                                      imputed=imputed)
+        return reciprocal_rank_fusion([*rankings, *(ids for ids, _ in extra)], k=self.k,
+                                      weights=[*self.weights, *(w for _, w in extra)], imputed=imputed)
+
+    def _structure_lists(self, query: str, fused: Sequence[tuple[str, float]],
+                         merged: _Merged) -> list[tuple[list[str], float]]:
+        """The period list and the line-item row list, (chunk ids, weight) each."""
+        years = question_years(query)
+        ids = [cid for cid, _ in fused]
+        out = []
+        if self.period_weight > 0 and years:
+            contexts = [merged.chunk(cid).doc_context for cid in ids]
+            out.append(([ids[i] for i in period_candidates(contexts, years)], self.period_weight))
+        wants_rows = self.row_weight > 0 and asks_for_value(query)
+        phrases = [p for g in self.synonyms.matched_groups(query) for p in g] if wants_rows else []
+        if phrases:
+            texts = [merged.chunk(cid).text for cid in ids]
+            out.append(([ids[i] for i in line_item_candidates(texts, phrases, years)], self.row_weight))
+        return out
 
     def _hits(self, fused: Sequence[tuple[str, float]], merged: _Merged, rule: VisibilityRule,
               n: int) -> list[Hit]:

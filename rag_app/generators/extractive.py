@@ -31,6 +31,7 @@ from rag_app.prompting import (
 from rag_app.refusal import SUPPORTED_LANGS, refusal_message
 from rag_app.rewrite import EN_STOPWORDS
 from rag_app.types import GenerationResult, Message, StreamEvent
+from retrieval.line_items import asks_for_value, names_line_item
 from retrieval.periods import question_years
 from retrieval.synonyms import holds_phrase
 from retrieval.types import Hit
@@ -200,17 +201,24 @@ def score_sentences(
     no_number_weight: float = 1.0,
     synonyms: Sequence[tuple[str, ...]] = (),
     headings: Mapping[int, str] | None = None,
+    line_item_weight: float = 1.0,
 ) -> list[ScoredSentence]:
     """Every candidate sentence of ``contexts`` ((block number, text) pairs, best block first)
     scored against ``question``; best first. For a question that asks for a quantity
     (``asks_for_quantity``) a sentence without a digit scores ``no_number_weight`` x as much.
     A sentence holding a phrase of one of ``synonyms`` (the groups the question names) matches
     the group's words; a table row also matches its block's heading (``headings[n]``: the
-    statement a row belongs to) and is quoted with only the cells of the years asked about."""
+    statement a row belongs to) and is quoted with only the cells of the years asked about. A
+    row whose label names the question's line item (a phrase of ``synonyms``) in the asked years
+    (``retrieval.line_items.names_line_item``) scores ``line_item_weight`` x as much when the
+    question asks for an amount (``asks_for_value``; "What drove ..." is answered by prose)."""
     question = normalise_periods(question)
     q_terms = terms(question)
     years = question_years(question)
-    cands = [(n, i, focus_row(text, years)) for n, i, text in candidate_sentences(contexts, skip_injections=skip_injections)]
+    phrases = [p for g in synonyms for p in g] if asks_for_value(question) else []
+    raw = candidate_sentences(contexts, skip_injections=skip_injections)
+    item_rows = {(n, i) for n, i, text in raw if names_line_item(text, phrases, years)}
+    cands = [(n, i, focus_row(text, years)) for n, i, text in raw]
     if not q_terms or not cands:
         return []
     heads = headings or {}
@@ -236,6 +244,8 @@ def score_sentences(
         score = coverage / (1.0 + rank_decay * order[n]) * (1.0 if s_lang == lang else other_lang_weight)
         if wants_number and not _DIGIT.search(text):
             score *= no_number_weight
+        if (n, index) in item_rows:
+            score *= line_item_weight
         scored.append(
             ScoredSentence(n=n, index=index, text=text, coverage=coverage, score=score, lang=s_lang)
         )
@@ -276,11 +286,14 @@ def select_sentences(
 
 
 def cite(sentence: str, n: int, lang: str) -> str:
-    """``sentence`` with `` [n]`` before its final punctuation ("...per year [1].", "...です[1]。")."""
+    """``sentence`` with `` [n]`` before its final punctuation ("...per year [1].", "...です[1]。"); a
+    table row ("Plan: Enterprise | Uptime: 99.95 %") gets the marker and a full stop."""
     marker = f"[{n}]" if lang == "ja" else f" [{n}]"
     m = _TERMINAL.search(sentence)
     if m:
         return sentence[: m.start()].rstrip() + marker + m.group(1)
+    if is_table_row(sentence):  # a row quoted among sentences ends like one: "... | 2018: (1,577) [1]."
+        return sentence.rstrip() + marker + ("。" if lang == "ja" else ".")
     return sentence.rstrip() + marker
 
 
@@ -327,6 +340,10 @@ class ExtractiveGenerator:
     # a quantity question ("how much", 何日, "capital expenditure in USD millions") is answered by a
     # sentence or table row holding a number: one without a digit scores this share of its score
     no_number_weight: float = 0.5
+    # a statement row named by the question's line item in the asked year ("Purchases of property,
+    # plant and equipment | 2018: (1,577)" for FY2018 capex) holds the value; prose about the same
+    # item ("63 % of capital spending was in the United States") scores as high on terms
+    line_item_weight: float = 1.5
 
     def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str,
                 synonyms: Sequence[tuple[str, ...]] = (), headings: Mapping[int, str] | None = None) -> list[str]:
@@ -335,6 +352,7 @@ class ExtractiveGenerator:
         scored = score_sentences(
             question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections,
             no_number_weight=self.no_number_weight, synonyms=synonyms, headings=headings,
+            line_item_weight=self.line_item_weight,
         )
         chosen = select_sentences(
             scored, max_sentences=self.max_sentences, min_coverage=self.min_coverage, relative=self.relative

@@ -17,6 +17,12 @@ def explain_refusal(reason: str | None) -> str:
         shown = ", ".join(t for t in terms.split(",") if t)
         return ("The question asks about something the documents never mention"
                 + (f" (not found: {shown})." if shown else "."))
+    if kind == "name_not_found":
+        return ("The question asks about something the documents never mention: no passage found names "
+                f"{detail.replace(',', ', ')}.")
+    if kind == "period_not_found":
+        return (f"The documents found are reports, and none covers or mentions {detail.replace(',', ', ')}: "
+                "no report of that period is indexed.")
     if kind == "generator_refused":
         return "The passages found do not answer the question: the model read them and found no answer."
     if kind == "answer_followed_injection":

@@ -144,3 +144,24 @@ def test_instructions_around_a_question_are_not_its_terms() -> None:
         "What is 3M's net PPNE?")
     assert question_core("Summarize the leave policy. Keep it short.") == "Summarize the leave policy. Keep it short."
     assert question_core("年次有給休暇は何日ですか？") == "年次有給休暇は何日ですか？"
+
+
+def test_initials_hyphenated_words_and_ordinal_days_as_filings_write_them() -> None:
+    """FinanceBench's own words: "JnJ" for JOHNSON & JOHNSON, "passthrough" for "pass-through",
+    "1st July 2022" for "July 1, 2022"."""
+    from ingest.types import Chunk
+    from rag_app.answerability import initialisms, support_terms
+
+    analyzer = get_analyzer("default")
+    assert initialisms("JOHNSON & JOHNSON | Form 10-K | fiscal year ended January 1, 2023") == ["jj", "jnj"]
+    assert {"jj", "jnj"} <= set(initialisms("January 24, 2023 | JOHNSON JOHNSON 2022Q4 EARNINGS"))
+    assert "amd" in initialisms("ADVANCED MICRO DEVICES, INC. | Form 10-K")
+    assert initialisms("Form 10-K") == []  # one word: no initials
+    text = "Sales rose 3 % excluding the pass-through of raw material costs."
+    chunk = Chunk(id="c", doc_id="d", text=text, source="x.pdf", start=0, end=len(text), ordinal=0,
+                  doc_context="JOHNSON & JOHNSON | Form 10-Q")
+    q = question_terms("Did JnJ's sales grow excluding passthrough costs on 1st July 2022?", analyzer)
+    assert "1st" not in q and "2022" in q
+    support = term_support(q, [support_terms(chunk, analyzer)], {t: 1 for t in q}, 100)
+    assert not {"jnj", "passthrough"} & set(support.unsupported)
+    assert "2022" in support.unsupported  # the rest is still asked for

@@ -70,6 +70,37 @@ def test_a_year_no_report_covers_is_refused(index: Path) -> None:
     assert answer.refused and answer.refusal_reason == "period_not_found:2010"
 
 
+def test_a_company_no_document_names_is_refused(index: Path) -> None:
+    answer = _rag(index).ask("What was Globex's FY2018 capital expenditure?")
+    assert answer.refused and answer.refusal_reason == "name_not_found:Globex"
+    from dataclasses import replace
+
+    gated = _rag(index)
+    ungated = RAG(replace(gated.config, answer=replace(gated.config.answer, max_unsupported=None))).ask(
+        "What was Globex's FY2018 capital expenditure?")
+    assert not (ungated.refusal_reason or "").startswith("name_not_found")  # part of the lexical gate
+
+
 def test_a_bad_synonyms_setting_names_the_allowed_values(index: Path) -> None:
     with pytest.raises(ValueError, match="neither a built-in set"):
         _rag(index, synonyms="no-such-file.json").ask(QUESTION)
+
+
+FINANCEBENCH = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "financebench" / "pdfs"
+
+
+@pytest.mark.slow
+def test_a_new_user_gets_3ms_fy2018_capex_from_the_real_10ks(tmp_path: Path) -> None:
+    """The issue's new-user question over 3M's real 2018 and 2022 10-Ks (160 + 120 pages), with the
+    default embedder and settings: the $1,577 million, cited to a page of the 2018 10-K."""
+    files = [FINANCEBENCH / "3M_2018_10K.pdf", FINANCEBENCH / "3M_2022_10K.pdf"]
+    if not all(f.is_file() for f in files):
+        pytest.skip(f"{FINANCEBENCH} lacks the 3M 10-Ks (see ../shared/datasets/README.md)")
+    idx = tmp_path / "idx"
+    assert Ingestor(IndexSettings(index_dir=idx)).run(files).files_failed == []
+    answer = RAG.from_config(index_dir=idx, generator="extractive").ask("What was 3M's FY2018 capital expenditure?")
+    assert not answer.refused, answer.refusal_reason
+    first = answer.text.split("[", 1)[0]
+    assert "1,577" in first, answer.text
+    assert answer.citations[0].source == "3M_2018_10K.pdf" and answer.citations[0].page is not None
+    assert all(c.source == "3M_2018_10K.pdf" for c in answer.citations)

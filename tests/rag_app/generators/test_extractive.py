@@ -252,6 +252,7 @@ def test_terms_and_cite_helpers() -> None:
     assert cite("Leave is 20 days.", 2, "en") == "Leave is 20 days [2]."
     assert cite("休暇は20日です。", 1, "ja") == "休暇は20日です[1]。"
     assert cite("| Annual leave | 20 days |", 1, "en") == "| Annual leave | 20 days | [1]"
+    assert cite("Plan: Enterprise | Uptime: 99.95 %", 3, "en") == "Plan: Enterprise | Uptime: 99.95 % [3]."
 
 
 def test_rank_weight_breaks_ties_toward_the_better_block() -> None:
@@ -417,3 +418,39 @@ def test_filing_boilerplate_is_never_quoted() -> None:
              "Net sales were $32.8 billion in 2018.")
     assert [t for _, _, t in candidate_sentences([(1, cover)])] == ["Net sales were $32.8 billion in 2018."]
     assert not is_boilerplate("The Company is incorporated in Delaware and has 93,516 employees.")
+
+
+def test_the_line_item_row_beats_prose_about_the_same_item() -> None:
+    from rag_app.generators.extractive import ExtractiveGenerator, score_sentences, select_sentences
+    from retrieval.synonyms import load_synonyms
+
+    # the 3M 2018 10-K's words: prose on capital spending in block 1, the cash-flow row in block 3
+    question = "What was 3M's FY2018 capital expenditure?"
+    contexts = [(1, "In 2018, 63% of 3M's capital spending was within the United States."),
+                (2, "Sales grew in all regions in 2018."),
+                (3, "Cash Flows from Investing Activities: Purchases of property, plant and equipment (PP&E)"
+                    " | 2018: (1,577) | 2017: (1,373)")]  # fmt: skip
+    groups = load_synonyms("finance").matched_groups(question)
+    heads = {3: "3M Company > Consolidated Statement of Cash Flows"}
+    flat = score_sentences(question, contexts, "en", no_number_weight=0.5, synonyms=groups, headings=heads)
+    assert flat[0].n == 1  # on terms alone the prose wins: it is block 1 and names 2018, 3M, capital spending
+    weight = ExtractiveGenerator().line_item_weight
+    boosted = score_sentences(question, contexts, "en", no_number_weight=0.5, synonyms=groups, headings=heads,
+                              line_item_weight=weight)
+    chosen = select_sentences(boosted)
+    assert chosen[0].n == 3 and chosen[0].text.endswith("| 2018: (1,577)")
+    # a row of another year is not the asked line item in the asked period
+    other_year = [(1, contexts[0][1]), (3, contexts[2][1].replace("2018", "2015"))]
+    assert score_sentences(question, other_year, "en", no_number_weight=0.5, synonyms=groups,
+                           line_item_weight=weight)[0].n == 1
+
+
+def test_a_why_question_is_not_answered_by_the_row() -> None:
+    from rag_app.generators.extractive import score_sentences
+    from retrieval.synonyms import load_synonyms
+
+    question = "What drove the increase in 3M's capital expenditure in FY2018?"
+    contexts = [(1, "In 2018, capital spending increased as 3M invested in its new plants."),
+                (2, "Purchases of property, plant and equipment (PP&E) | 2018: (1,577) | 2017: (1,373)")]
+    groups = load_synonyms("finance").matched_groups(question)
+    assert score_sentences(question, contexts, "en", synonyms=groups, line_item_weight=1.5)[0].n == 1

@@ -1,0 +1,97 @@
+"""Names a question asks about, and whether the retrieved chunks know them.
+
+"Which debt securities does American Express have registered?" over a corpus without American
+Express retrieves another issuer's cover page, which holds every other word of the question; the
+idf-weighted share of unsupported terms (:mod:`rag_app.answerability`) stays under its cut,
+because two words are missing out of twelve. The name is what the question is about, so a name
+that no retrieved chunk holds (in its text or its document context: title, issuer, file name)
+refuses on its own (measured on FinanceBench questions about companies outside the index:
+BENCHMARKS.md "Real filings, part 3").
+
+A name is what English questions mark as one: a capitalised word run before a possessive
+("Microsoft's", "American Express'"), the subject of a yes/no question ("Has Verizon
+increased ..."), or what "For X," puts first. Other capitalised words (metrics such as "EPS" or
+"SG&A", the first word of a sentence) are left to the term gate. A name also matches a context's
+initials ("JnJ" for JOHNSON & JOHNSON, :func:`rag_app.answerability.initialisms`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from typing import Protocol
+
+from .answerability import initialisms
+
+_WORD = r"(?:[A-Z]|\d+[A-Z])[\w&.\-]*"  # "Microsoft", "AMCOR", "JnJ", "3M"
+_RUN = rf"{_WORD}(?:\s+{_WORD}){{0,3}}"
+_POSSESSIVE = re.compile(rf"(?<![\w&.\-])({_RUN})(?:'s|’s|'|’)(?=[\s,.?])")
+_SUBJECT = re.compile(rf"^\W*(?:Has|Have|Had|Did|Does|Do|Is|Was|Were|Are|Will|Can)\s+({_RUN})\s+[a-z]")
+_FOR = re.compile(rf"^\W*(?:For|At|In)\s+({_RUN})\s*,")
+_TAIL = re.compile(rf"\b(?:for|of|at)\s+({_RUN})\s*\?")  # "... capital expenditure for 3M?"
+# capitalised words that open a question, not a name ("What Was AMCOR's", "Are Best Buy's")
+_LEADING = frozenset({"what", "which", "who", "whom", "whose", "how", "why", "when", "where", "has", "have", "had",
+                      "did", "does", "do", "is", "was", "were", "are", "will", "can", "could", "should", "would",
+                      "in", "for", "at", "by", "of", "if", "as", "on", "to", "and", "or", "but", "so", "here",
+                      "let", "please", "give", "tell", "compare"})
+_NOT_NAMES = frozenset({"the", "a", "an", "it", "its", "they", "there", "this", "that", "any", "all", "fy", "q1", "q2",
+                        "q3", "q4", "company", "management", "we", "our", "us"})
+
+
+def asked_names(question: str) -> list[str]:
+    """The names ``question`` asks about (see the module docstring), in order, without duplicates."""
+    found = [m.group(1) for rx in (_POSSESSIVE, _SUBJECT, _FOR, _TAIL) for m in rx.finditer(question)]
+    out: dict[str, None] = {}
+    for run in found:
+        words = run.strip(" .-").split()
+        while words and words[0].lower() in _LEADING:
+            words = words[1:]
+        name = " ".join(words)
+        if name and name.lower() not in _NOT_NAMES and not name.lower().startswith(("the ", "fy")):
+            out[name] = None
+    return list(out)
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents and punctuation runs: "Beyoncé's" ~ "beyonce s"."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text)) + " "
+
+
+class _Chunk(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def doc_context(self) -> str: ...
+
+
+def missing_names(question: str, chunks: Sequence[_Chunk]) -> list[str]:
+    """The names of ``question`` that none of ``chunks`` holds in its text or document context
+    (whole words, accents and case ignored), nor as its context's initials; empty when all are
+    known or the question names none."""
+    names = asked_names(question)
+    if not names or not chunks:
+        return []
+    held = "".join(_fold(f"{c.doc_context}\n{c.text}") for c in chunks)
+    initials = {i for c in chunks for i in initialisms(c.doc_context)}
+    contexts = [_fold(c.doc_context).split() for c in chunks if c.doc_context]
+    return [n for n in names if _fold(n) not in held and _fold(n).strip() not in initials
+            and not any(_shortens(_fold(n).strip(), words) for words in contexts)]
+
+
+def _shortens(name: str, words: Sequence[str]) -> bool:
+    """True when a one-word ``name`` abbreviates ``words`` (a folded context line): the start of
+    one word ("jpm" for JPMORGAN) or the starts of two consecutive ones ("amex" for AMERICAN
+    EXPRESS), 3+ letters in all."""
+    if " " in name or len(name) < 3:
+        return False
+    if any(w.startswith(name) for w in words):
+        return True
+    return any(name[:i] and words[j].startswith(name[:i]) and words[j + 1].startswith(name[i:])
+               for j in range(len(words) - 1) for i in range(2, len(name) - 1))
+
+
+__all__ = ["asked_names", "missing_names"]
