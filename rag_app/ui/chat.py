@@ -92,10 +92,12 @@ class AnswerJob:
         with self._cond:
             return self._error
 
-    def follow(self, poll_s: float = 0.5, tick: Callable[[], None] | None = None) -> Iterator[str]:
+    def follow(self, poll_s: float = 0.1, tick: Callable[[], None] | None = None) -> Iterator[str]:
         """Every delta from the first, then new ones as they come, until the job ends. ``tick``
         is called (outside the lock) after every ``poll_s`` seconds that brought nothing new: the
-        page shows the time so far there, which also lets Streamlit take a message sent meanwhile."""
+        page shows the time so far there, which also lets Streamlit take a message sent meanwhile.
+        Streamlit keeps only the newest of two messages sent before the run stops at such a point
+        (its requests coalesce), so the poll is short: two messages 0.1 s apart are not typed."""
         i = 0
         while True:
             with self._cond:

@@ -1,6 +1,8 @@
 """The Ask page: the chat, suggested questions, the answer streaming in, its source cards, feedback.
 
-Each script run: take a new message, typed or a clicked suggestion (checked, then queued) ->
+Each script run: take a new message, typed or a clicked suggestion (checked, then queued; a typed
+one by the chat input's callback, which Streamlit runs before the script, so a message is queued
+even when the next one interrupts the run that would have read it) ->
 start the first waiting question when nothing is being written -> show the answered turns ->
 show the questions waiting and why a message was not taken -> follow the answer being written
 (searching / writing state, in a slot above the waiting questions) -> when it ends, move it into
@@ -25,6 +27,7 @@ from rag_app.ui.views.context import PageContext
 FOUND_ON_REFUSAL = 3  # passages shown under a refusal ("what was found")
 SUGGESTED_KEY = "suggested_question"  # session key: the suggestion clicked, asked on the next run
 WAITING_CAPTION = "Waiting: answered after the one being written."
+CHAT_KEY = "chat_message"  # session key of the chat input's value
 
 
 def conversation() -> Conversation:
@@ -36,14 +39,10 @@ def conversation() -> Conversation:
 
 def render(ctx: PageContext) -> None:
     conv = conversation()
-    typed = st.chat_input("Ask about your documents — 日本語でも English でも")
-    question = typed if typed is not None else st.session_state.pop(SUGGESTED_KEY, None)
-    if question is not None:
-        problem = question_problem(question, ctx.res.config.max_question_chars)
-        if problem:
-            conv.notice = problem
-        else:
-            conv.submit(question.strip(), ctx.res.config.max_pending)
+    limits = (ctx.res.config.max_question_chars, ctx.res.config.max_pending)
+    st.chat_input("Ask about your documents — 日本語でも English でも", key=CHAT_KEY, on_submit=_take_typed,
+                  args=limits)
+    take_question(st.session_state.pop(SUGGESTED_KEY, None), *limits)
     conv.finish()
     conv.start_next(lambda q, history: _job(ctx, q, history), ctx.res.config.history_turns)
     if not conv.turns and conv.job is None:
@@ -63,6 +62,24 @@ def render(ctx: PageContext) -> None:
             _follow(conv.job, conv.current)
         if conv.finish() is not None:
             st.rerun()
+
+
+def _take_typed(max_chars: int, max_pending: int) -> None:
+    """The chat input's ``on_submit``: Streamlit calls it at the start of the next run, before
+    the script, so the message is queued even if another message stops that run early."""
+    take_question(st.session_state.get(CHAT_KEY), max_chars, max_pending)
+
+
+def take_question(question: str | None, max_chars: int, max_pending: int) -> None:
+    """Queue ``question`` (None: nothing sent) in this session's conversation, or say why not."""
+    if question is None:
+        return
+    conv = conversation()
+    problem = question_problem(question, max_chars)
+    if problem:
+        conv.notice = problem
+    else:
+        conv.submit(question.strip(), max_pending)
 
 
 def _suggestions(ctx: PageContext) -> None:
