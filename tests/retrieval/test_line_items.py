@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
+from fixed_lists import Fixed
 
 from ingest.types import Chunk
 from retrieval.hybrid import HybridRetriever
 from retrieval.line_items import asks_for_value, line_item_candidates, names_line_item, row_cells
 from retrieval.synonyms import load_synonyms
-from retrieval.types import Filters, Hit
 
 CAPEX_ROW = ("Cash Flows from Investing Activities: Purchases of property, plant and equipment (PP&E)"
              " | 2018: (1,577) | 2017: (1,373)")
@@ -47,22 +45,12 @@ def _chunk(cid: str, text: str) -> Chunk:
                  lang="en")
 
 
-class _Fixed:
-    def __init__(self, name: str, chunks: Sequence[Chunk]) -> None:
-        self.name = name
-        self.chunks = chunks
-
-    def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
-                 groups: Sequence[str] | None = None) -> list[Hit]:
-        return [Hit(chunk=c, score=1.0, retriever=self.name, rank=i + 1) for i, c in enumerate(self.chunks[:top_k])]
-
-
 PROSE = [_chunk(f"p{i}", f"Capital spending prose {i}.") for i in range(3)]
 ROW = _chunk("row", CAPEX_ROW)
 
 
 def test_the_row_list_lifts_the_chunk_holding_the_asked_row() -> None:
-    lists = [_Fixed("dense", [*PROSE, ROW]), _Fixed("bm25", [*PROSE, ROW])]
+    lists = [Fixed("dense", [*PROSE, ROW]), Fixed("bm25", [*PROSE, ROW])]
     finance = load_synonyms("finance")
     q = "What was 3M's FY2018 capital expenditure?"
     def first(r: HybridRetriever, question: str) -> str:
@@ -78,7 +66,7 @@ def test_the_row_list_lifts_the_chunk_holding_the_asked_row() -> None:
 
 def test_row_weight_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="row_weight"):
-        HybridRetriever([_Fixed("dense", [ROW])], row_weight=-1)
+        HybridRetriever([Fixed("dense", [ROW])], row_weight=-1)
 
 
 @pytest.mark.parametrize(("question", "value"), [
@@ -94,6 +82,6 @@ def test_asks_for_value(question: str, value: bool) -> None:
 
 
 def test_the_row_list_is_for_questions_asking_an_amount() -> None:
-    lists = [_Fixed("dense", [*PROSE, ROW]), _Fixed("bm25", [*PROSE, ROW])]
+    lists = [Fixed("dense", [*PROSE, ROW]), Fixed("bm25", [*PROSE, ROW])]
     with_rows = HybridRetriever(lists, row_weight=1.0, synonyms=load_synonyms("finance"))
     assert with_rows.retrieve("What drove 3M's capital expenditure in FY2018?")[0].chunk.id == "p0"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from fixed_lists import Fixed
 
 from ingest.types import Chunk
 from retrieval.hybrid import HybridRetriever
 from retrieval.periods import context_years, of_period, question_years
-from retrieval.types import Filters, Hit
 
 
 def test_question_years() -> None:
@@ -29,22 +28,12 @@ def _chunk(cid: str, context: str) -> Chunk:
                  lang="en", doc_context=context)
 
 
-class _Fixed:
-    def __init__(self, name: str, chunks: Sequence[Chunk]) -> None:
-        self.name = name
-        self.chunks = chunks
-
-    def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
-                 groups: Sequence[str] | None = None) -> list[Hit]:
-        return [Hit(chunk=c, score=1.0, retriever=self.name, rank=i + 1) for i, c in enumerate(self.chunks[:top_k])]
-
-
 Y22 = _chunk("y22", "3M Company | Form 10-K | fiscal year ended December 31, 2022")
 Y18 = _chunk("y18", "3M Company | Form 10-K | fiscal year ended December 31, 2018")
 
 
 def test_the_period_list_lifts_the_asked_years_document() -> None:
-    lists = [_Fixed("dense", [Y22, Y18]), _Fixed("bm25", [Y22, Y18])]
+    lists = [Fixed("dense", [Y22, Y18]), Fixed("bm25", [Y22, Y18])]
     plain = HybridRetriever(lists)
     dated = HybridRetriever(lists, period_weight=1.0)
     q = "What was 3M's FY2018 capital expenditure?"
@@ -59,7 +48,7 @@ def test_period_weight_must_not_be_negative() -> None:
     import pytest
 
     with pytest.raises(ValueError, match="period_weight"):
-        HybridRetriever([_Fixed("dense", [Y18])], period_weight=-1)
+        HybridRetriever([Fixed("dense", [Y18])], period_weight=-1)
 
 
 def test_missing_period_needs_dated_documents_none_of_the_asked_years() -> None:
