@@ -234,33 +234,36 @@ def default_retriever(reader: Any, mode: str = "hybrid", **overrides: Any) -> An
     s = replace(AnswerSettings(), **overrides)
     return make_retriever(reader, mode, depth=s.depth, weights=(s.dense_weight, s.bm25_weight),
                           synonyms=load_synonyms(s.synonyms), period_weight=s.period_weight,
-                          row_weight=s.row_weight)
+                          row_weight=s.row_weight, name_weight=s.name_weight)
 
 
 def default_hybrid(reader: Any) -> Any:
     return default_retriever(reader, "hybrid")
 
 
-# (synonyms, period_weight, row_weight) of the hybrid: the issue-#14 query-side steps, one by one
-QUERY_VARIANTS = (("off", 0.0, 0.0), ("off", 1.0, 0.0), ("finance", 0.0, 0.0), ("finance", 1.0, 0.0),
-                  ("finance", 2.0, 0.0), ("finance", 1.0, 1.0), ("finance", 1.0, 2.0))
+# (synonyms, period_weight, row_weight, name_weight) of the hybrid: the issue-#14 query-side steps
+QUERY_VARIANTS = (("off", 0.0, 0.0, 0.0), ("off", 1.0, 0.0, 0.0), ("finance", 0.0, 0.0, 0.0),
+                  ("finance", 1.0, 0.0, 0.0), ("finance", 2.0, 0.0, 0.0), ("finance", 1.0, 1.0, 0.0),
+                  ("finance", 1.0, 2.0, 0.0), ("finance", 1.0, 1.0, 1.0), ("finance", 1.0, 1.0, 2.0))
 
 
 def query_variants(reader: Any, questions: Sequence[Question]) -> list[dict[str, Any]]:
     rows = []
-    for synonyms, period_weight, row_weight in QUERY_VARIANTS:
-        r = default_retriever(reader, "hybrid", synonyms=synonyms, period_weight=period_weight, row_weight=row_weight)
+    for synonyms, period_weight, row_weight, name_weight in QUERY_VARIANTS:
+        r = default_retriever(reader, "hybrid", synonyms=synonyms, period_weight=period_weight, row_weight=row_weight,
+                              name_weight=name_weight)
         rows.append({"synonyms": synonyms, "period_weight": period_weight, "row_weight": row_weight,
-                     **evaluate(retriever_search(r), questions)})
+                     "name_weight": name_weight, **evaluate(retriever_search(r), questions)})
     return rows
 
 
 def variants_table(rows: Sequence[dict[str, Any]]) -> str:
-    out = ["| synonyms | period weight | row weight | filing R@5 | filing MRR@5 | page R@5 | page R@10 | page MRR@5 |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = ["| synonyms | period weight | row weight | name weight | filing R@5 | filing MRR@5 | page R@5 | page R@10 "
+           "| page MRR@5 |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f, p = r["filing"], r["page"]
-        out.append(f"| {r['synonyms']} | {r['period_weight']:g} | {r['row_weight']:g} | {f['recall@5']:.3f} | {f['mrr@5']:.3f} | "
+        out.append(f"| {r['synonyms']} | {r['period_weight']:g} | {r['row_weight']:g} | {r['name_weight']:g} | "
+                   f"{f['recall@5']:.3f} | {f['mrr@5']:.3f} | "
                    f"{p['recall@5']:.3f} | {p['recall@10']:.3f} | {p['mrr@5']:.3f} |")
     return "\n".join(out)
 

@@ -26,8 +26,8 @@ filing": a citation whose source is the gold filing. "Other company": a citation
 company the question is not about.
 
 Answers are stored in ``benchmarks/out/financebench_answers/answers.jsonl`` keyed by generator,
-variant, question and the answer path's source hash (``bench_answer.answer_path_hash``): a rerun
-resumes, and a code change answers again.
+variant, question, the answer path's source hash (``bench_answer.answer_path_hash``), the index and
+the ``--set`` overrides: a rerun resumes, and a code, index or settings change answers again.
 
 Usage::
 
@@ -188,6 +188,17 @@ def table(summary: dict[str, dict[str, Any]]) -> str:
                            "p50 s"], rows)
 
 
+def _override(text: str) -> tuple[str, Any]:
+    """"name_weight=0" -> ("name_weight", 0.0); a value that is not a number stays a string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"--set {text!r}: give NAME=VALUE, e.g. --set name_weight=0")
+    try:
+        return name, float(value)
+    except ValueError:
+        return name, value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--generators", default="extractive", help="comma-separated generator specs")
@@ -195,7 +206,10 @@ def main() -> None:
     ap.add_argument("--all", action="store_true", help="all 74 filings (their index must exist)")
     ap.add_argument("--limit", type=int, default=None, help="first N questions")
     ap.add_argument("--embedder", default="e5-torch")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                    help="an answer setting to change, e.g. --set name_weight=0 (repeatable)")
     args = ap.parse_args()
+    overrides = dict(_override(o) for o in args.overrides)
 
     from rag_app import RAG
 
@@ -215,7 +229,8 @@ def main() -> None:
     if not index.is_dir():
         sys.exit(f"{index} is missing: build it first with python benchmarks/bench_financebench.py"
                  + (" --all" if budget is None else f" --page-budget {budget}"))
-    key = answer_path_hash()
+    # the stored answers belong to this code, this index and these settings
+    key = f"{answer_path_hash()}:{index.name}" + "".join(f":{k}={v}" for k, v in sorted(overrides.items()))
     done = read_done(key)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     summary = {}
@@ -224,7 +239,7 @@ def main() -> None:
         if reason:
             print(f"skip {gen}: {reason}", flush=True)
             continue
-        rag = RAG.from_config(index_dir=index, embedder=args.embedder, generator=gen)
+        rag = RAG.from_config(index_dir=index, embedder=args.embedder, generator=gen, **overrides)
         rows = []
         for variant in VARIANTS:
             for i, q in enumerate(asked_in[variant], 1):

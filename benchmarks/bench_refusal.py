@@ -148,8 +148,8 @@ def financebench_rows(signals_file: Path, index_dir: Path) -> list[dict[str, Any
     from ingest.settings import IndexSettings
     from rag_app.config import AnswerSettings, RAGConfig
     from rag_app.prompting import detect_question_lang
-    from rag_app.question_names import missing_names
     from rag_app.rag import RAG
+    from retrieval.names import missing_names
     from retrieval.periods import missing_period
     from retrieval.types import Hit
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from retrieval.names import initialisms
 from retrieval.synonyms import Synonyms
 
 # Words that ask rather than name: an answer never contains them, so they cannot be "supported".
@@ -143,25 +144,6 @@ def support_terms(chunk: _Chunk, analyzer: Analyzer) -> list[str]:
 
 
 _HYPHENATED = re.compile(r"\b[A-Za-z]+(?:-[A-Za-z]+)+\b")
-_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
-_NOT_INITIALS = frozenset({"inc", "corp", "corporation", "co", "company", "plc", "ltd", "llc", "the", "and", "of", "sa",
-                           "nv", "ag", "holdings", "group"})
-
-
-def initialisms(doc_context: str) -> list[str]:
-    """Initials of each name in a document context line ("JOHNSON & JOHNSON | Form 10-K | ...":
-    "jj" and the spoken "jnj"), for fields of 2-6 capitalised words of 2+ letters (a name, not
-    "fiscal year ended ..." or "Form 10-K"), of their first 2-4 words (the name leads a file-name
-    field: "JOHNSON JOHNSON 2022Q4 EARNINGS"); a question says "JnJ" or "AMD" where the filing
-    names its issuer in full."""
-    out = []
-    for field in doc_context.split(" | "):
-        words = [w.lower() for w in _NAME_WORD.findall(field) if len(w) > 1 and w.lower() not in _NOT_INITIALS]
-        if 2 <= len(words) <= 6 and all(w[0].isupper() for w in _NAME_WORD.findall(field) if len(w) > 1):
-            initials = "".join(w[0] for w in words)
-            out += [initials[:n] for n in range(2, min(4, len(initials)) + 1)]  # the name may lead the field
-            out.append(f"{initials[0]}n{initials[1]}")
-    return out
 
 
 def synonym_terms(question: str, chunk: _Chunk, synonyms: Synonyms, analyzer: Analyzer) -> list[str]:
@@ -212,5 +194,5 @@ def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence
     return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
 
 
-__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "initialisms", "question_core", "question_terms", "support_terms", "synonym_terms",
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_core", "question_terms", "support_terms", "synonym_terms",
            "term_support"]

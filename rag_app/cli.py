@@ -157,6 +157,9 @@ SynonymsOpt = Annotated[str | None, typer.Option(
     help="Synonym groups for keyword search and the support check: finance (default), off, or a JSON file.")]
 PeriodWeightOpt = Annotated[float | None, typer.Option(
     "--period-weight", min=0.0, help="RRF weight of the asked-period documents' list (hybrid; default 1, 0 = off).")]
+NameWeightOpt = Annotated[float | None, typer.Option(
+    "--name-weight", min=0.0,
+    help="RRF weight of the list of documents naming the company the question asks about (hybrid; default 1, 0 = off).")]
 RowWeightOpt = Annotated[float | None, typer.Option(
     "--row-weight", min=0.0,
     help="RRF weight of the list of table rows naming the asked line item in the asked year (hybrid; default 1, 0 = off).")]
@@ -237,6 +240,7 @@ def search(
     synonyms: SynonymsOpt = None,
     period_weight: PeriodWeightOpt = None,
     row_weight: RowWeightOpt = None,
+    name_weight: NameWeightOpt = None,
     groups: GroupsOpt = None,
     source: SourceOpt = None,
     file_type: FileTypeOpt = None,
@@ -254,7 +258,7 @@ def search(
 
     rag = _rag(index, config, embedder, mode=mode, top_k=top_k, depth=depth, dense_weight=dense_weight,
                bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms, period_weight=period_weight,
-               row_weight=row_weight)
+               row_weight=row_weight, name_weight=name_weight)
     filters = _filters(source, file_type, lang, date_from, date_to)
     try:
         hits = rag.search(query, groups=_groups(groups), filters=filters)
@@ -312,6 +316,7 @@ def ask(
     synonyms: SynonymsOpt = None,
     period_weight: PeriodWeightOpt = None,
     row_weight: RowWeightOpt = None,
+    name_weight: NameWeightOpt = None,
     source: SourceOpt = None,
     file_type: FileTypeOpt = None,
     lang: LangOpt = None,
@@ -336,7 +341,8 @@ def ask(
 
     rag = _rag(index, config, embedder, generator=generator, mode=mode, top_k=top_k, depth=depth,
                dense_weight=dense_weight, bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms,
-               period_weight=period_weight, row_weight=row_weight, refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
+               period_weight=period_weight, row_weight=row_weight, name_weight=name_weight,
+               refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
                max_context_tokens=max_context_tokens, max_tokens=max_tokens, temperature=temperature,
                injection_defence=injection_defence, rewrite_follow_ups=rewrite_follow_ups)
     kw = {"groups": _groups(groups), "filters": _filters(source, file_type, lang, date_from, date_to)}

@@ -56,6 +56,9 @@ class AnswerSettings:
     # RRF weight of the list of candidates holding a table row that names the question's line item
     # (a synonym group's phrase) in the asked years (hybrid; retrieval/line_items.py); 0 turns it off
     row_weight: float = 1.0
+    # RRF weight of the list of candidates whose document context (title, issuer, file name) knows
+    # a name the question asks about ("Boeing's", "Has Verizon ..."; hybrid; retrieval/names.py)
+    name_weight: float = 1.0
     generator: str = "auto"  # RAGQA_GENERATOR: auto | extractive | smollm2 | openai:MODEL | anthropic:MODEL ...
     refusal_threshold: float | None = None  # None: the index's calibrated value, else the default above
     # refuse when more than this share of the question's idf-weighted terms is in no retrieved
@@ -71,7 +74,7 @@ class AnswerSettings:
 
 # the settings that choose the retriever (the rest act after retrieval)
 RETRIEVAL_SETTINGS = ("mode", "depth", "dense_weight", "bm25_weight", "reranker", "synonyms", "period_weight",
-                      "row_weight")
+                      "row_weight", "name_weight")
 
 _ENV = {"mode": "RAGQA_MODE", "generator": "RAGQA_GENERATOR", "reranker": "RAGQA_RERANKER", "top_k": "RAGQA_TOP_K"}
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrieval.names import missing_names
 from retrieval.periods import missing_period
 from retrieval.synonyms import Synonyms, load_synonyms
 from retrieval.types import Filters, Hit, Retriever
@@ -38,7 +39,6 @@ from .config import (
     refusal_threshold_key,
 )
 from .prompting import Prompt
-from .question_names import missing_names
 from .types import Answer, ContextGenerator, DocumentInfo, GenerationResult, Generator, IndexStatus, Message
 
 if TYPE_CHECKING:
@@ -176,7 +176,8 @@ class RAG:
         a = self.config.answer
         return make_retriever(self.reader, a.mode, depth=a.depth, weights=(a.dense_weight, a.bm25_weight),
                               reranker=make_reranker(a.reranker), synonyms=self._synonym_groups,
-                              period_weight=a.period_weight, row_weight=a.row_weight)
+                              period_weight=a.period_weight, row_weight=a.row_weight,
+                              name_weight=a.name_weight)
 
     @property
     def generator(self) -> Generator:
@@ -301,7 +302,7 @@ class RAG:
         """Why to refuse before generation, or None: no hits; the relevance gate (when both a
         signal and a threshold exist); dated documents none of which is of the asked years
         (``retrieval.periods.missing_period``); with the lexical-support gate on (``max_unsupported``),
-        a name the question asks about that no hit holds (``question_names.missing_names``), then
+        a name the question asks about that no hit holds (``retrieval.names.missing_names``), then
         the share of unsupported terms."""
         a = self.config.answer
         if not hits:

@@ -10,6 +10,7 @@ from ingest.types import Chunk
 
 from .fusion import cross_language_credit, reciprocal_rank_fusion
 from .line_items import asks_for_value, line_item_candidates
+from .names import asked_names, name_candidates
 from .periods import period_candidates, question_years
 from .permissions import normalise_groups
 from .synonyms import NO_SYNONYMS, Synonyms
@@ -35,7 +36,7 @@ class HybridRetriever:
     def __init__(self, retrievers: Sequence[Retriever], weights: Sequence[float] | None = None,
                  depth: int = 50, k: int = 60, reranker: Reranker | None = None,
                  cross_lingual: bool = True, impute_offset: int = 1, period_weight: float = 0.0,
-                 row_weight: float = 0.0, synonyms: Synonyms = NO_SYNONYMS) -> None:
+                 row_weight: float = 0.0, synonyms: Synonyms = NO_SYNONYMS, name_weight: float = 0.0) -> None:
         if not retrievers:
             raise ValueError("HybridRetriever needs at least one retriever")
         if weights is not None and len(weights) != len(retrievers):
@@ -53,6 +54,9 @@ class HybridRetriever:
         if not row_weight >= 0:
             raise ValueError(f"row_weight={row_weight!r}; it must be >= 0 (0 turns the line-item row list off)")
         self.row_weight = row_weight
+        if not name_weight >= 0:
+            raise ValueError(f"name_weight={name_weight!r}; it must be >= 0 (0 turns the asked-name list off)")
+        self.name_weight = name_weight
         self.synonyms = synonyms
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
@@ -97,7 +101,8 @@ class HybridRetriever:
         ``period_weight`` > 0 those whose document is of the years the question names
         (:mod:`retrieval.periods`); with ``row_weight`` > 0 and a question asking for an amount,
         those holding a table row that names the question's line item (a phrase of a synonym group
-        it matches) in those years (:mod:`retrieval.line_items`)."""
+        it matches) in those years (:mod:`retrieval.line_items`); with ``name_weight`` > 0 those
+        whose document context knows a name the question asks about (:mod:`retrieval.names`)."""
         rankings = [[h.chunk.id for h in hits] for hits in lists]
         imputed = None
         lexical = [is_lexical(r) for r in self.retrievers]
@@ -115,7 +120,7 @@ class HybridRetriever:
 
     def _structure_lists(self, query: str, fused: Sequence[tuple[str, float]],
                          merged: _Merged) -> list[tuple[list[str], float]]:
-        """The period list and the line-item row list, (chunk ids, weight) each."""
+        """The period, line-item row and asked-name lists, (chunk ids, weight) each."""
         years = question_years(query)
         ids = [cid for cid, _ in fused]
         out = []
@@ -127,6 +132,10 @@ class HybridRetriever:
         if phrases:
             texts = [merged.chunk(cid).text for cid in ids]
             out.append(([ids[i] for i in line_item_candidates(texts, phrases, years)], self.row_weight))
+        names = asked_names(query) if self.name_weight > 0 else []
+        if names:
+            contexts = [merged.chunk(cid).doc_context for cid in ids]
+            out.append(([ids[i] for i in name_candidates(contexts, names)], self.name_weight))
         return out
 
     def _hits(self, fused: Sequence[tuple[str, float]], merged: _Merged, rule: VisibilityRule,

@@ -150,7 +150,8 @@ def test_initials_hyphenated_words_and_ordinal_days_as_filings_write_them() -> N
     """FinanceBench's own words: "JnJ" for JOHNSON & JOHNSON, "passthrough" for "pass-through",
     "1st July 2022" for "July 1, 2022"."""
     from ingest.types import Chunk
-    from rag_app.answerability import initialisms, support_terms
+    from rag_app.answerability import support_terms
+    from retrieval.names import initialisms
 
     analyzer = get_analyzer("default")
     assert initialisms("JOHNSON & JOHNSON | Form 10-K | fiscal year ended January 1, 2023") == ["jj", "jnj"]

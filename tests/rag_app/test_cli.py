@@ -17,7 +17,7 @@ from rag_app import RAG, Answer, AnswerSettings, Hit, RAGConfig
 from rag_app.cli import app
 
 ANSWER_FIELDS = {f.name for f in fields(AnswerSettings)}
-RETRIEVAL_FIELDS = {"mode", "top_k", "depth", "dense_weight", "bm25_weight", "reranker", "synonyms", "period_weight", "row_weight"}
+RETRIEVAL_FIELDS = {"mode", "top_k", "depth", "dense_weight", "bm25_weight", "reranker", "synonyms", "period_weight", "row_weight", "name_weight"}
 FILTER_OPTIONS = {"source", "file_type", "lang", "date_from", "date_to"}
 # CLI parameters that are call arguments or index settings, not answer settings
 CALL_OPTIONS = {"query", "question", "groups", "index", "config", "embedder", "json_out", "stream"}

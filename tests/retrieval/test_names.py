@@ -1,4 +1,4 @@
-"""Names a question asks about (rag_app/question_names.py), on FinanceBench's own phrasings."""
+"""Names a question asks about (retrieval/names.py), on FinanceBench's own phrasings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from rag_app.question_names import asked_names, missing_names
+from retrieval.names import asked_names, missing_names
 
 
 @pytest.mark.parametrize(("question", "names"), [
@@ -41,3 +41,31 @@ def test_a_name_is_known_from_text_context_initials_or_an_abbreviation() -> None
     assert missing_names("What is JPM's net income?", [C("x", "JPMORGAN CHASE & CO | Form 10-K")]) == []
     assert missing_names("When did Beyoncé's tour start?", [C("Beyonce's tour started in 2016.")]) == []
     assert missing_names("What drove sales?", [boeing]) == []  # no name asked
+
+
+def test_name_candidates_are_the_documents_of_the_asked_company() -> None:
+    from retrieval.names import name_candidates
+
+    contexts = ["VERIZON COMMUNICATIONS INC. | Form 10-K", "THE BOEING COMPANY | Form 10-K", "", "JOHNSON & JOHNSON"]
+    assert name_candidates(contexts, ["Boeing"]) == [1]
+    assert name_candidates(contexts, ["JnJ"]) == [3]
+    assert name_candidates(contexts, []) == []
+
+
+def test_the_name_list_lifts_the_asked_companys_filing() -> None:
+    from fixed_lists import Fixed
+
+    from ingest.types import Chunk
+    from retrieval.hybrid import HybridRetriever
+
+    def chunk(cid: str, context: str) -> Chunk:
+        return Chunk(id=cid, doc_id=cid, text="The effective tax rate was 21 %.", source=f"{cid}.pdf", start=0,
+                     end=10, ordinal=0, lang="en", doc_context=context)
+
+    verizon, boeing = chunk("vz", "VERIZON COMMUNICATIONS INC. | Form 10-K"), chunk("ba", "THE BOEING COMPANY | Form 10-K")
+    lists = [Fixed("dense", [verizon, boeing]), Fixed("bm25", [verizon, boeing])]
+    q = "How does Boeing's effective tax rate in FY2022 compare to FY2021?"
+    assert [h.chunk.id for h in HybridRetriever(lists).retrieve(q)] == ["vz", "ba"]
+    assert [h.chunk.id for h in HybridRetriever(lists, name_weight=1.0).retrieve(q)] == ["ba", "vz"]
+    with pytest.raises(ValueError, match="name_weight"):
+        HybridRetriever(lists, name_weight=-1)

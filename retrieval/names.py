@@ -2,17 +2,20 @@
 
 "Which debt securities does American Express have registered?" over a corpus without American
 Express retrieves another issuer's cover page, which holds every other word of the question; the
-idf-weighted share of unsupported terms (:mod:`rag_app.answerability`) stays under its cut,
+idf-weighted share of unsupported terms (the answer side's lexical gate) stays under its cut,
 because two words are missing out of twelve. The name is what the question is about, so a name
 that no retrieved chunk holds (in its text or its document context: title, issuer, file name)
-refuses on its own (measured on FinanceBench questions about companies outside the index:
+refuses on its own (``missing_names``) (measured on FinanceBench questions about companies outside the index:
 BENCHMARKS.md "Real filings, part 3").
 
 A name is what English questions mark as one: a capitalised word run before a possessive
 ("Microsoft's", "American Express'"), the subject of a yes/no question ("Has Verizon
 increased ..."), or what "For X," puts first. Other capitalised words (metrics such as "EPS" or
 "SG&A", the first word of a sentence) are left to the term gate. A name also matches a context's
-initials ("JnJ" for JOHNSON & JOHNSON, :func:`rag_app.answerability.initialisms`).
+initials ("JnJ" for JOHNSON & JOHNSON, :func:`initialisms`) or an abbreviation of its words
+("JPM", "AMEX"). The hybrid retriever also fuses the candidates whose document context knows an
+asked name as one more list (``HybridRetriever(name_weight=...)``), so a question about Boeing
+reads Boeing's filings before another company's.
 """
 
 from __future__ import annotations
@@ -22,7 +25,26 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
-from .answerability import initialisms
+_NAME_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_NOT_INITIALS = frozenset({"inc", "corp", "corporation", "co", "company", "plc", "ltd", "llc", "the", "and", "of", "sa",
+                           "nv", "ag", "holdings", "group"})
+
+
+def initialisms(doc_context: str) -> list[str]:
+    """Initials of each name in a document context line ("JOHNSON & JOHNSON | Form 10-K | ...":
+    "jj" and the spoken "jnj"), for fields of 2-6 capitalised words of 2+ letters (a name, not
+    "fiscal year ended ..." or "Form 10-K"), of their first 2-4 words (the name leads a file-name
+    field: "JOHNSON JOHNSON 2022Q4 EARNINGS"); a question says "JnJ" or "AMD" where the filing
+    names its issuer in full."""
+    out = []
+    for field in doc_context.split(" | "):
+        words = [w.lower() for w in _NAME_WORD.findall(field) if len(w) > 1 and w.lower() not in _NOT_INITIALS]
+        if 2 <= len(words) <= 6 and all(w[0].isupper() for w in _NAME_WORD.findall(field) if len(w) > 1):
+            initials = "".join(w[0] for w in words)
+            out += [initials[:n] for n in range(2, min(4, len(initials)) + 1)]  # the name may lead the field
+            out.append(f"{initials[0]}n{initials[1]}")
+    return out
+
 
 _WORD = r"(?:[A-Z]|\d+[A-Z])[\w&.\-]*"  # "Microsoft", "AMCOR", "JnJ", "3M"
 _RUN = rf"{_WORD}(?:\s+{_WORD}){{0,3}}"
@@ -68,6 +90,23 @@ class _Chunk(Protocol):
     def doc_context(self) -> str: ...
 
 
+def knows_name(name: str, text: str, doc_context: str) -> bool:
+    """True when a chunk (its ``text`` and ``doc_context``) holds ``name`` as whole words (accents
+    and case folded), as its context's initials, or abbreviated from the context's words."""
+    folded = _fold(name)
+    if folded in _fold(f"{doc_context}\n{text}"):
+        return True
+    return folded.strip() in initialisms(doc_context) or _shortens(folded.strip(), _fold(doc_context).split())
+
+
+def name_candidates(contexts: Sequence[str], names: Sequence[str]) -> list[int]:
+    """Indexes of ``contexts`` (document context lines, best candidate first) that know one of
+    ``names`` (:func:`knows_name` on the context alone: the document is about that name)."""
+    if not names:
+        return []
+    return [i for i, c in enumerate(contexts) if c and any(knows_name(n, "", c) for n in names)]
+
+
 def missing_names(question: str, chunks: Sequence[_Chunk]) -> list[str]:
     """The names of ``question`` that none of ``chunks`` holds in its text or document context
     (whole words, accents and case ignored), nor as its context's initials; empty when all are
@@ -94,4 +133,4 @@ def _shortens(name: str, words: Sequence[str]) -> bool:
                for j in range(len(words) - 1) for i in range(2, len(name) - 1))
 
 
-__all__ = ["asked_names", "missing_names"]
+__all__ = ["asked_names", "initialisms", "knows_name", "missing_names", "name_candidates"]
