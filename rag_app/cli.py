@@ -278,7 +278,11 @@ def _print_answer(ans: Any) -> None:
         for c in ans.citations:
             loc = c.source + (f" p.{c.page}" if c.page else "") + (f" [{c.heading}]" if c.heading else "")
             typer.echo(f"[{c.n}] {loc}" + (f" — {c.document}" if c.document else ""))
-    elif ans.refused and ans.retrieved:
+    if ans.refused:
+        from .ui.refusals import explain_refusal  # words only: no streamlit behind it
+
+        typer.echo(f"\nwhy: {explain_refusal(ans.refusal_reason)}")
+    if not ans.citations and ans.refused and ans.retrieved:
         typer.echo("\nclosest passages found:")
         for h in ans.retrieved[:3]:
             typer.echo(f"  - {h.chunk.source}" + (f" p.{h.chunk.page}" if h.chunk.page else ""))

@@ -93,6 +93,15 @@ def test_ask_json_is_the_answers_to_dict(index: Path) -> None:
     assert all(c["chunk"]["source"] == "vpn.txt" for c in out["retrieved"])
 
 
+def test_a_refusal_says_why_in_words(index: Path) -> None:
+    r = CliRunner().invoke(app, ["ask", "What is Globex's paid leave policy?", "--index", str(index),
+                                 "--generator", "extractive", "--refusal-threshold", "0"])
+    assert r.exit_code == 0, r.output
+    assert "why: The question asks about something the documents never mention: no passage found names Globex" \
+        in r.stdout
+    assert "closest passages found:" in r.stdout
+
+
 def test_status_json(index: Path) -> None:
     out = _json(["status", "--index", str(index), "--json"])
     assert out["exists"] and out["documents"] == 2 and out["embedder_id"] == "ragqa/hashing-ngram-v1"
