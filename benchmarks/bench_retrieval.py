@@ -616,13 +616,17 @@ def main() -> None:
     ap.add_argument("--latency-only", action="store_true")
     ap.add_argument("--latency-sizes", default="10000,100000", help="comma-separated chunk counts")
     ap.add_argument("--work-dir", type=Path, default=None, help="temp dir for the latency indexes")
+    ap.add_argument("--embedding-cache", type=Path, default=None,
+                    help="embedding cache file (default benchmarks/out/cache/embeddings.sqlite). The cache is keyed by "
+                         "model id, which e5 and e5-torch share: give a new file (and fresh indexes) to measure "
+                         "one encoder's own vectors")
     args = ap.parse_args()
     args.latency_sizes = [int(x) for x in args.latency_sizes.split(",") if x.strip()]
     if args.skip_latency and args.latency_only:
         ap.error("--skip-latency and --latency-only exclude each other")
 
     h = header(extra_versions=("langchain-core", "langchain-chroma"))
-    cache = EmbeddingCache()
+    cache = EmbeddingCache(args.embedding_cache)
     payload: dict[str, Any] = {"header": h, "args": {k: str(v) for k, v in vars(args).items()}}
     sections = ["## bench_retrieval", header_markdown(h)]
     work = Path(tempfile.mkdtemp(prefix="bench-retrieval-", dir=args.work_dir))
