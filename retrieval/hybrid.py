@@ -48,15 +48,9 @@ class HybridRetriever:
         self.reranker = reranker
         self.cross_lingual = cross_lingual
         self.impute_offset = impute_offset
-        if not period_weight >= 0:
-            raise ValueError(f"period_weight={period_weight!r}; it must be >= 0 (0 turns the period list off)")
-        self.period_weight = period_weight
-        if not row_weight >= 0:
-            raise ValueError(f"row_weight={row_weight!r}; it must be >= 0 (0 turns the line-item row list off)")
-        self.row_weight = row_weight
-        if not name_weight >= 0:
-            raise ValueError(f"name_weight={name_weight!r}; it must be >= 0 (0 turns the asked-name list off)")
-        self.name_weight = name_weight
+        self.period_weight = _list_weight("period_weight", period_weight, "the period list")
+        self.row_weight = _list_weight("row_weight", row_weight, "the line-item row list")
+        self.name_weight = _list_weight("name_weight", name_weight, "the asked-name list")
         self.synonyms = synonyms
 
     def retrieve(self, query: str, top_k: int = 10, filters: Filters | None = None,
@@ -96,7 +90,7 @@ class HybridRetriever:
         return [f.result() for f in futures]
 
     def _fuse(self, query: str, lists: Sequence[Sequence[Hit]], merged: _Merged) -> list[tuple[str, float]]:
-        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited. Two
+        """(chunk id, RRF score) best first, with the lexical lists' blind spots credited. Three
         more lists, each of candidates in fused order, are fused when they are not empty: with
         ``period_weight`` > 0 those whose document is of the years the question names
         (:mod:`retrieval.periods`); with ``row_weight`` > 0 and a question asking for an amount,
@@ -123,9 +117,9 @@ class HybridRetriever:
         """The period, line-item row and asked-name lists, (chunk ids, weight) each."""
         years = question_years(query)
         ids = [cid for cid, _ in fused]
+        contexts = [merged.chunk(cid).doc_context for cid in ids]
         out = []
         if self.period_weight > 0 and years:
-            contexts = [merged.chunk(cid).doc_context for cid in ids]
             out.append(([ids[i] for i in period_candidates(contexts, years)], self.period_weight))
         wants_rows = self.row_weight > 0 and asks_for_value(query)
         phrases = [p for g in self.synonyms.matched_groups(query) for p in g] if wants_rows else []
@@ -134,7 +128,6 @@ class HybridRetriever:
             out.append(([ids[i] for i in line_item_candidates(texts, phrases, years)], self.row_weight))
         names = asked_names(query) if self.name_weight > 0 else []
         if names:
-            contexts = [merged.chunk(cid).doc_context for cid in ids]
             out.append(([ids[i] for i in name_candidates(contexts, names)], self.name_weight))
         return out
 
@@ -151,6 +144,13 @@ class HybridRetriever:
                 if len(out) >= n:
                     break
         return out
+
+
+def _list_weight(name: str, value: float, what: str) -> float:
+    """``value`` when it is a valid RRF weight of one of the structure lists (>= 0; 0 = off)."""
+    if not value >= 0:
+        raise ValueError(f"{name}={value!r}; it must be >= 0 (0 turns {what} off)")
+    return value
 
 
 @dataclass

@@ -5,7 +5,8 @@
 (1,577) | 2017: (1,373)``. Neither list finds it first: the embedder ranks prose about capital
 spending higher (the row is numbers), and BM25 prefers shorter chunks that repeat the words
 (measured: BM25 rank 13, dense beyond 300, hybrid 18 over 3M's two 10-Ks). What marks the row is
-its structure: its *label* (the first cell, as the loaders write rows: "Label | Header: value")
+its structure: its *label* (the first cell, as the loaders write rows with
+``ingest.loaders.tables.CELL_SEPARATOR``: "Label | Header: value")
 holds a phrase of the synonym group the question names (:mod:`retrieval.synonyms`), and it has a
 cell headed by a year the question asks ("2018", "Fiscal 2018") (:mod:`retrieval.periods`). The hybrid retriever fuses
 the candidates holding such a row as one more ranked list (``HybridRetriever(row_weight=...)``).
@@ -16,11 +17,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ingest.loaders.tables import CELL_SEPARATOR
+
 from .periods import context_years
 from .synonyms import holds_phrase
-
-CELL_SEP = " | "  # how the loaders join a row's cells (ingest/loaders: "Header: value | Header: value")
-
 
 # a question asking for a line item's value: "What was 3M's FY2018 capex?", "How much ...",
 # "いくら", "何円"; not "What drove ...", "Which region ...", "Did ... increase?" (those are answered
@@ -36,9 +36,9 @@ def asks_for_value(question: str) -> bool:
 
 def row_cells(line: str) -> tuple[str, list[tuple[str, str]]] | None:
     """(label, [(header, value), ...]) of a table-row line, or None for any other line."""
-    if CELL_SEP not in line:
+    if CELL_SEPARATOR not in line:
         return None
-    label, *rest = line.split(CELL_SEP)
+    label, *rest = line.split(CELL_SEPARATOR)
     cells = [tuple(c.split(": ", 1)) for c in rest if ": " in c]
     if not cells:
         return None
@@ -68,4 +68,4 @@ def line_item_candidates(texts: Sequence[str], phrases: Sequence[str], years: fr
             if any(names_line_item(line, phrases, years) for line in t.splitlines())]
 
 
-__all__ = ["CELL_SEP", "asks_for_value", "line_item_candidates", "names_line_item", "row_cells"]
+__all__ = ["asks_for_value", "line_item_candidates", "names_line_item", "row_cells"]

@@ -25,6 +25,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Protocol
 
+from ingest.doc_context import SEPARATOR
+
 _NAME_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 _NOT_INITIALS = frozenset({"inc", "corp", "corporation", "co", "company", "plc", "ltd", "llc", "the", "and", "of", "sa",
                            "nv", "ag", "holdings", "group"})
@@ -37,7 +39,7 @@ def initialisms(doc_context: str) -> list[str]:
     field: "JOHNSON JOHNSON 2022Q4 EARNINGS"); a question says "JnJ" or "AMD" where the filing
     names its issuer in full."""
     out = []
-    for field in doc_context.split(" | "):
+    for field in doc_context.split(SEPARATOR):
         words = [w.lower() for w in _NAME_WORD.findall(field) if len(w) > 1 and w.lower() not in _NOT_INITIALS]
         if 2 <= len(words) <= 6 and all(w[0].isupper() for w in _NAME_WORD.findall(field) if len(w) > 1):
             initials = "".join(w[0] for w in words)
@@ -108,17 +110,11 @@ def name_candidates(contexts: Sequence[str], names: Sequence[str]) -> list[int]:
 
 
 def missing_names(question: str, chunks: Sequence[_Chunk]) -> list[str]:
-    """The names of ``question`` that none of ``chunks`` holds in its text or document context
-    (whole words, accents and case ignored), nor as its context's initials; empty when all are
-    known or the question names none."""
-    names = asked_names(question)
-    if not names or not chunks:
+    """The names of ``question`` that none of ``chunks`` knows (:func:`knows_name`); empty when
+    all are known, the question names none or there are no chunks."""
+    if not chunks:
         return []
-    held = "".join(_fold(f"{c.doc_context}\n{c.text}") for c in chunks)
-    initials = {i for c in chunks for i in initialisms(c.doc_context)}
-    contexts = [_fold(c.doc_context).split() for c in chunks if c.doc_context]
-    return [n for n in names if _fold(n) not in held and _fold(n).strip() not in initials
-            and not any(_shortens(_fold(n).strip(), words) for words in contexts)]
+    return [n for n in asked_names(question) if not any(knows_name(n, c.text, c.doc_context) for c in chunks)]
 
 
 def _shortens(name: str, words: Sequence[str]) -> bool:
