@@ -279,7 +279,7 @@ def _print_answer(ans: Any) -> None:
             loc = c.source + (f" p.{c.page}" if c.page else "") + (f" [{c.heading}]" if c.heading else "")
             typer.echo(f"[{c.n}] {loc}" + (f" — {c.document}" if c.document else ""))
     if ans.refused:
-        from .ui.refusals import explain_refusal  # words only: no streamlit behind it
+        from .refusal import explain_refusal
 
         typer.echo(f"\nwhy: {explain_refusal(ans.refusal_reason)}")
     if not ans.citations and ans.refused and ans.retrieved:

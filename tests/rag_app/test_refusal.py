@@ -110,3 +110,15 @@ def test_calibrate_rejects_bad_input() -> None:
         calibrate_threshold([0.5], [])
     with pytest.raises(ValueError, match="NaN"):
         calibrate_threshold([0.5, float("nan")], [0.1])
+
+
+def test_refusal_reasons_in_words() -> None:
+    from rag_app.refusal import explain_refusal
+
+    assert "never mention (not found: zephyrin, bonus)" in explain_refusal("unsupported_terms:0.9>0.45:zephyrin,bonus")
+    assert "scores 0.71, below the 0.80" in explain_refusal("low_relevance:0.71<0.80")
+    assert "Nothing relevant was found" in explain_refusal("no_hits")
+    assert "no passage found names American Express" in explain_refusal("name_not_found:American Express")
+    assert "none covers or mentions 2015, 2016" in explain_refusal("period_not_found:2015,2016")
+    assert "model read them" in explain_refusal("generator_refused")
+    assert "planted" in explain_refusal("answer_followed_injection")

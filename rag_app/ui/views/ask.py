@@ -16,10 +16,10 @@ from collections.abc import Iterator
 
 import streamlit as st
 
+from rag_app.refusal import explain_refusal
 from rag_app.types import Answer, Message
 from rag_app.ui.chat import AnswerJob, Conversation, Turn, make_stream, question_problem
 from rag_app.ui.feedback import FeedbackRecord
-from rag_app.ui.refusals import explain_refusal
 from rag_app.ui.sources import answer_markdown, source_cards
 from rag_app.ui.views.cards import render_cards
 from rag_app.ui.views.context import PageContext
