@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from ingest.lang import detect_lang
+from ingest.loaders.tables import CELL_SEPARATOR
 from ingest.sentences import split_sentences
 from rag_app.injection import REMOVED_PREFIX, scan
 from rag_app.prompting import (
@@ -78,7 +79,6 @@ class ScoredSentence:
     lang: str
 
 
-_CELL_SEP = " | "
 _KEY_VALUE = re.compile(r"\S[:：]\s*\S")  # "年次有給休暇（全日）：取得日の3営業日前まで", "Fee: 5,000 JPY"
 _ENDS_SENTENCE = re.compile(r"[.!?。！？:：;；][\"'”’」』]*\s*$")
 MIN_UNPUNCTUATED_WORDS = 6  # English: a line this short without final punctuation is a heading or a label
@@ -87,13 +87,13 @@ MIN_UNPUNCTUATED_CHARS = 25  # Japanese: the same, in characters (第2条（年�
 
 def is_table_row(text: str) -> bool:
     """A table row as the loaders write it: "Header: value | Header: value"."""
-    return _CELL_SEP in text and ": " in text
+    return CELL_SEPARATOR in text and ": " in text
 
 
 def is_fragment(text: str, ja: bool) -> bool:
     """True for what is never quoted as an answer: a table's header row alone ("Plan | Price"), and
     a short line without final punctuation (a heading, a label, a title) that is not a table row."""
-    if _CELL_SEP in text and ": " not in text:
+    if CELL_SEPARATOR in text and ": " not in text:
         return True
     if is_table_row(text) or _KEY_VALUE.search(text) or _ENDS_SENTENCE.search(text):
         return False
@@ -185,9 +185,9 @@ def focus_row(text: str, years: frozenset[str]) -> str:
     2018: (1,577)"); the row unchanged when it has no such cell or no other cells."""
     if not years or not is_table_row(text):
         return text
-    first, *cells = text.split(_CELL_SEP)
+    first, *cells = text.split(CELL_SEPARATOR)
     kept = [c for c in cells if c.split(": ", 1)[0].strip() in years]
-    return _CELL_SEP.join([first, *kept]) if kept and len(kept) < len(cells) else text
+    return CELL_SEPARATOR.join([first, *kept]) if kept and len(kept) < len(cells) else text
 
 
 def score_sentences(
