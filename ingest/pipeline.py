@@ -15,11 +15,14 @@ How a run stays correct when it is killed (SIGKILL included) at any point:
 So after a kill, a re-run converges to exactly the chunk set of an uninterrupted run.
 
 Throughput: a background thread loads, chunks and tokenises (for BM25) while the main thread
-embeds batches that span documents, so small documents still fill the embedder's batches.
+embeds batches that span documents, so small documents still fill the embedder's batches. With
+``ingest.distributed`` a Ray cluster loads, chunks, embeds and upserts instead; this process still
+plans, writes the catalog (the commit point) and the BM25 index, so the steps above hold there too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import fnmatch
 import functools
@@ -31,9 +34,10 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .catalog import Catalog, DocumentRecord
 from .settings import IndexSettings
@@ -47,23 +51,33 @@ SKIP_DIRS = {".git", ".hg", ".svn", ".ragqa", "__pycache__", "node_modules", ".v
 
 
 _PAUSE_AT = os.environ.get("RAGQA_TEST_PAUSE_AT", "")  # "<checkpoint>:<nth>", crash tests only
+_PAUSE_FILE = os.environ.get("RAGQA_TEST_PAUSE_FILE", "")  # where the paused process writes its pid
 
 
-def _checkpoint(name: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 - a deliberate counter
+def crash_point(name: str, _counts: dict[str, int] = {}) -> None:  # noqa: B006 - a deliberate counter
     """Crash-test hook: with RAGQA_TEST_PAUSE_AT=name:n, the n-th time execution reaches this point
-    the process says so on stderr and waits, so a test can SIGKILL it exactly here."""
+    the process says so on stderr and waits, so a test can SIGKILL it exactly here. With
+    RAGQA_TEST_PAUSE_FILE too, it writes its pid there first, and pauses only while that file does
+    not exist yet: a Ray worker restarted after the kill runs on."""
     if not _PAUSE_AT:
         return
     want, _, nth = _PAUSE_AT.partition(":")
     if want != name:
         return
     _counts[name] = _counts.get(name, 0) + 1
-    if _counts[name] == int(nth or 1):
-        import sys
+    if _counts[name] != int(nth or 1):
+        return
+    if _PAUSE_FILE:
+        try:
+            with open(_PAUSE_FILE, "x", encoding="utf-8") as f:
+                f.write(str(os.getpid()))
+        except FileExistsError:
+            return
+    import sys
 
-        sys.stderr.write(f"RAGQA-PAUSED {name}\n")
-        sys.stderr.flush()
-        time.sleep(3600)
+    sys.stderr.write(f"RAGQA-PAUSED {name}\n")
+    sys.stderr.flush()
+    time.sleep(3600)
 
 
 class UsageError(ValueError):
@@ -184,7 +198,7 @@ def base_of(root: Path) -> Path:
     return root.parent if root.is_file() else root
 
 
-def document_job(path: Path, root: Path, config_fp: str) -> _DocJob:
+def document_job(path: Path, root: Path, config_fp: str) -> DocJob:
     """What indexing ``path`` (found under ``root``) needs: its metadata and fingerprint (content
     hash, access sidecars and ``config_fp``). Raises LoadError (unsupported type), OSError and
     ValueError (a bad sidecar)."""
@@ -204,14 +218,14 @@ def document_job(path: Path, root: Path, config_fp: str) -> _DocJob:
         content_hash=content_hash, size_bytes=path.stat().st_size, groups=tuple(access.groups), title=access.title,
         lang=access.lang, date=access.date,
     )
-    return _DocJob(path, base, meta, fingerprint)
+    return DocJob(path, base, meta, fingerprint)
 
 
 # --------------------------------------------------------------------------------------------
-# the producer: load + chunk + tokenise, one document after another, in a background thread
+# the item stream: per planned document, its chunks then its end (or its failure)
 # --------------------------------------------------------------------------------------------
 @dataclass
-class _DocJob:
+class DocJob:
     path: Path
     root: Path
     meta: DocumentMeta
@@ -219,56 +233,87 @@ class _DocJob:
 
 
 @dataclass
-class _DocStart:
-    job: _DocJob
-
-
-@dataclass
-class _ChunkItem:
-    job: _DocJob
+class ChunkItem:
+    job: DocJob
     chunk: Chunk
-    terms: list[str]
+    terms: list[str]  # the chunk's BM25 terms
+    embed_seconds: float = 0.0  # its share of the embedding time when the source embedded it
 
 
 @dataclass
-class _DocEnd:
-    job: _DocJob
+class DocEnd:
+    job: DocJob
     n_chunks: int
 
 
 @dataclass
-class _DocFailed:
-    job: _DocJob
+class DocFailed:
+    job: DocJob
     error: str
+
+
+StreamItem = ChunkItem | DocEnd | DocFailed
+EMPTY_DOCUMENT = "no text found in the file (empty document or only images)"
+
+
+class DocumentSource(Protocol):
+    """Turns the planned documents into the stream the writer consumes: per document, in plan
+    order, its ChunkItems then a DocEnd, or a DocFailed. ``writes_vectors``: True when the source
+    has already upserted each chunk's vector into the index's Chroma before yielding it (Ray
+    workers); False when the writer embeds and upserts (local ingest)."""
+
+    writes_vectors: bool
+
+    def stream(self, jobs: Sequence[DocJob], ix: OpenIndex) -> AbstractContextManager[Iterator[StreamItem]]:
+        ...
+
+
+class ThreadedSource:
+    """Local ingest: a background thread loads, chunks and tokenises (for BM25) one document after
+    another while the caller's thread embeds (``writes_vectors`` False). ``queue_size``: items held
+    ahead of the writer (bounded memory)."""
+
+    writes_vectors = False
+
+    def __init__(self, queue_size: int = 128) -> None:
+        self.queue_size = queue_size
+
+    @contextlib.contextmanager
+    def stream(self, jobs: Sequence[DocJob], ix: OpenIndex) -> Iterator[Iterator[StreamItem]]:
+        q: queue.Queue[Any] = queue.Queue(maxsize=self.queue_size)
+        stop = threading.Event()
+        producer = threading.Thread(target=_produce, args=(jobs, q, ix.chunk_fn(), ix.analyzer.tokenize_many, stop),
+                                    daemon=True)
+        producer.start()
+        try:
+            yield iter(q.get, _DONE)
+        finally:
+            stop.set()
 
 
 _DONE = object()
 
 
-def _produce(jobs: Sequence[_DocJob], out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
+def _produce(jobs: Sequence[DocJob], out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
              tokenize_many: Callable[[list[str]], list[list[str]]], stop: threading.Event) -> None:
-    """The producer thread: per job, in order, _DocStart, its _ChunkItems, then _DocEnd or
-    _DocFailed; _DONE last, also when ``stop`` is set."""
+    """The producer thread: per job, in order, its ChunkItems, then DocEnd or DocFailed; _DONE
+    last, also when ``stop`` is set."""
     try:
         for job in jobs:
             if stop.is_set():
                 return
-            out.put(_DocStart(job))
             try:
                 n = _produce_document(job, out, chunk_fn, tokenize_many, stop)
                 if n is None:
                     return
-                if n == 0:
-                    out.put(_DocFailed(job, "no text found in the file (empty document or only images)"))
-                else:
-                    out.put(_DocEnd(job, n))
+                out.put(DocFailed(job, EMPTY_DOCUMENT) if n == 0 else DocEnd(job, n))
             except Exception as e:  # one bad file never stops the run
-                out.put(_DocFailed(job, _describe(e)))
+                out.put(DocFailed(job, describe_error(e)))
     finally:
         out.put(_DONE)
 
 
-def _produce_document(job: _DocJob, out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
+def _produce_document(job: DocJob, out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
                       tokenize_many: Callable[[list[str]], list[list[str]]], stop: threading.Event) -> int | None:
     """Load + chunk + tokenise one document onto ``out``; its chunk count, None when stopped."""
     n = 0
@@ -285,14 +330,15 @@ def _produce_document(job: _DocJob, out: queue.Queue[Any], chunk_fn: Callable[[D
     return n
 
 
-def _put_chunks(job: _DocJob, chunks: list[Chunk], tokenize_many: Callable[[list[str]], list[list[str]]],
+def _put_chunks(job: DocJob, chunks: list[Chunk], tokenize_many: Callable[[list[str]], list[list[str]]],
                 out: queue.Queue[Any]) -> int:
     for c, terms in zip(chunks, tokenize_many([c.embedding_text() for c in chunks]), strict=True):
-        out.put(_ChunkItem(job, c, terms))
+        out.put(ChunkItem(job, c, terms))
     return len(chunks)
 
 
-def _describe(e: BaseException) -> str:
+def describe_error(e: BaseException) -> str:
+    """Why a file could not be indexed, in the words the report gives the user."""
     from .loaders import LoadError
 
     if isinstance(e, LoadError):
@@ -372,7 +418,7 @@ def chunk_file(meta: DocumentMeta, path: Path, *, count_tokens: Callable[[str], 
 
 
 @dataclass(frozen=True)
-class _OpenIndex:
+class OpenIndex:
     """The pieces of one run, chosen from the settings and what the index recorded."""
 
     catalog: Catalog
@@ -380,6 +426,7 @@ class _OpenIndex:
     embedder: Any  # Embedder
     analyzer: Any  # Analyzer
     chunking: Any  # ChunkingConfig
+    embedder_spec: str  # what built ``embedder`` (ingest.embedders.get_embedder): workers build their own
 
     @property
     def plan_fingerprint(self) -> str:
@@ -394,9 +441,12 @@ class Ingestor:
     """Wires settings to the pipeline pieces. ``run()`` does the work: open the index, reconcile
     it with Chroma, plan (which files changed), index them, prune deleted ones, refresh BM25."""
 
-    def __init__(self, settings: IndexSettings, *, progress: bool | ProgressCallback = False) -> None:
+    def __init__(self, settings: IndexSettings, *, progress: bool | ProgressCallback = False,
+                 source: DocumentSource | None = None) -> None:
         self.settings = settings
         self.progress = progress  # True: a terminal bar over the files indexed; a callback: every step
+        # where load + chunk (+ embed) run: this process by default, a Ray cluster (ingest.distributed)
+        self.source = source or ThreadedSource(queue_size=4 * settings.embed_batch)
 
     def _step(self, stage: str, done: int, total: int, path: str | None = None) -> None:
         if callable(self.progress):
@@ -413,11 +463,11 @@ class Ingestor:
             report.orphans_removed = reconcile(ix.catalog, ix.store)
             jobs, seen = self._plan(roots, ix.catalog, report, ix.plan_fingerprint)
             self._step("plan", len(jobs), report.files_seen)
-            self._index(jobs, ix.chunk_fn(), ix.analyzer.tokenize_many, ix.embedder, ix.catalog, ix.store, report)
+            self._index(jobs, ix, report)
             if prune:
                 self._prune(roots, seen, ix.catalog, ix.store, report)
                 self._step("prune", report.files_deleted, report.files_deleted)
-            _checkpoint("before_keyword")
+            crash_point("before_keyword")
             KeywordIndex(self.settings.index_dir).ensure_fresh(ix.catalog)
             self._step("bm25", 1, 1)
             ix.catalog.close()
@@ -425,7 +475,7 @@ class Ingestor:
         return report
 
     # -- opening: embedder, analyzer, chunking, store; the manifest written or checked ----------
-    def _open(self, reindex: bool) -> _OpenIndex:
+    def _open(self, reindex: bool) -> OpenIndex:
         from .analysis import get_analyzer
         from .chunking import ChunkingConfig
         from .doc_context import doc_context_enabled
@@ -447,7 +497,7 @@ class Ingestor:
             self._wipe(catalog, store)
         catalog.initialise(embedder_id=embedder.model_id, dim=embedder.dim, analyzer=analyzer.name,
                            chunking=cfg.fingerprint(), embedder_spec=spec, collection=collection)
-        return _OpenIndex(catalog, store, embedder, analyzer, cfg)
+        return OpenIndex(catalog, store, embedder, analyzer, cfg, spec)
 
     def _wipe(self, catalog: Catalog, store: Any) -> None:
         """``--reindex``: drop the catalog, the BM25 files and the vectors (a re-embedded
@@ -465,14 +515,14 @@ class Ingestor:
 
     # -- planning: which files changed ---------------------------------------------------------
     def _plan(self, roots: Sequence[Path], catalog: Catalog, report: IngestReport,
-              config_fp: str) -> tuple[list[_DocJob], set[str]]:
+              config_fp: str) -> tuple[list[DocJob], set[str]]:
         """(jobs for the new and changed files, doc ids of every file seen); files that cannot
         be read go to ``report.files_failed``."""
         from .access import is_sidecar
         from .loaders import LoadError
 
         known = catalog.documents()
-        jobs: list[_DocJob] = []
+        jobs: list[DocJob] = []
         seen: set[str] = set()
         for root in roots:
             for path in discover(root, is_sidecar):
@@ -485,7 +535,7 @@ class Ingestor:
                     report.files_failed.append({"path": str(path), "error": str(e.reason)})
                     continue
                 except (OSError, ValueError) as e:
-                    report.files_failed.append({"path": str(path), "error": _describe(e)})
+                    report.files_failed.append({"path": str(path), "error": describe_error(e)})
                     continue
                 rec = known.get(doc_id)
                 if rec is not None and rec.fingerprint == job.fingerprint:
@@ -494,28 +544,22 @@ class Ingestor:
                 jobs.append(job)
         return jobs, seen
 
-    # -- indexing: the producer thread loads + chunks, this thread embeds and writes -------------
-    def _index(self, jobs: Sequence[_DocJob], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],
-               tokenize_many: Callable[[list[str]], list[list[str]]], embedder: Any, catalog: Catalog,
-               store: Any, report: IngestReport) -> None:
+    # -- indexing: the source loads + chunks (+ embeds), this thread writes ------------------------
+    def _index(self, jobs: Sequence[DocJob], ix: OpenIndex, report: IngestReport) -> None:
         if not jobs:
             return
-        q: queue.Queue[Any] = queue.Queue(maxsize=4 * self.settings.embed_batch)
-        stop = threading.Event()
-        producer = threading.Thread(target=_produce, args=(jobs, q, chunk_fn, tokenize_many, stop), daemon=True)
-        producer.start()
         ticker = _DocumentTicker(len(jobs), _progress(len(jobs), self.progress is True), self._step)
-        writer = _BatchWriter(catalog, store, embedder, report, self.settings.embed_batch)
+        embedder = None if self.source.writes_vectors else ix.embedder
+        writer = _BatchWriter(ix.catalog, ix.store, embedder, report, self.settings.embed_batch)
         try:
-            _consume(q, writer, ticker)
+            with self.source.stream(jobs, ix) as items:
+                _consume(items, writer, ticker)
             writer.flush()
             writer.commit()
         except BaseException:
-            stop.set()
             writer.abort()
             raise
         finally:
-            stop.set()
             ticker.close()
 
     # -- pruning ---------------------------------------------------------------------------------
@@ -535,23 +579,21 @@ class Ingestor:
             for d in gone:
                 catalog.delete_document(db, d)
             catalog.bump_generation(db)
-        _checkpoint("after_prune_commit")
+        crash_point("after_prune_commit")
         store.delete(ids)
         report.files_deleted += len(gone)
         report.chunks_deleted += len(ids)
 
 
-def _consume(q: queue.Queue[Any], writer: _BatchWriter, ticker: _DocumentTicker) -> None:
-    """Feed the producer's items to ``writer`` until the producer is done."""
-    while (item := q.get()) is not _DONE:
-        if isinstance(item, _DocStart):
-            continue
-        if isinstance(item, _ChunkItem):
+def _consume(items: Iterator[StreamItem], writer: _BatchWriter, ticker: _DocumentTicker) -> None:
+    """Feed the source's items to ``writer``, committing between documents when due."""
+    for item in items:
+        if isinstance(item, ChunkItem):
             writer.add(item)
-        elif isinstance(item, _DocEnd):
+        elif isinstance(item, DocEnd):
             writer.end_document(item)
             ticker.tick(item.job)
-        elif isinstance(item, _DocFailed):
+        else:
             writer.fail_document(item)
             ticker.tick(item.job)
         writer.commit_if_due()
@@ -564,7 +606,7 @@ class _DocumentTicker:
         self.total, self.bar, self.step = total, bar, step
         self.done = 0
 
-    def tick(self, job: _DocJob) -> None:
+    def tick(self, job: DocJob) -> None:
         self.done += 1
         self.bar.update(1)
         self.step("index", self.done, self.total, str(job.path))
@@ -573,7 +615,7 @@ class _DocumentTicker:
         self.bar.close()
 
 
-def runs_by_job(batch: Sequence[_ChunkItem]) -> Iterator[tuple[_DocJob, list[_ChunkItem]]]:
+def runs_by_job(batch: Sequence[ChunkItem]) -> Iterator[tuple[DocJob, list[ChunkItem]]]:
     """Consecutive items of one document, in order: (its job, its items)."""
     for _, group in itertools.groupby(batch, key=lambda it: id(it.job)):
         items = list(group)
@@ -584,36 +626,38 @@ class _BatchWriter:
     """The writing side of one ingest run (main thread only).
 
     Chunks are embedded in batches that span documents; a batch's vectors are upserted into
-    Chroma first, then its rows go into the catalog inside the open group commit, one savepoint
-    per document. Every COMMIT_EVERY_DOCS documents or COMMIT_EVERY_SECONDS (between documents)
+    Chroma first (by the source itself when ``embedder`` is None), then its rows go into the
+    catalog inside the open group commit, one savepoint per document. Every COMMIT_EVERY_DOCS documents or COMMIT_EVERY_SECONDS (between documents)
     the group is committed; only then are the replaced vectors of its documents deleted.
     """
 
-    def __init__(self, catalog: Catalog, store: Any, embedder: Any, report: IngestReport, embed_batch: int) -> None:
+    def __init__(self, catalog: Catalog, store: Any, embedder: Any | None, report: IngestReport,
+                 embed_batch: int) -> None:
         self.catalog, self.store, self.embedder, self.report = catalog, store, embedder, report
         self.embed_batch = embed_batch
         self._in_tx = False
-        self._open: _DocJob | None = None  # the document whose savepoint is open
+        self._open: DocJob | None = None  # the document whose savepoint is open
         self._old_ids: dict[str, set[str]] = {}  # doc_id -> its chunk ids before this run
         self._new_ids: dict[str, set[str]] = {}  # doc_id -> its chunk ids written by this run
-        self._finished: list[_DocJob] = []  # documents ended, waiting for the next commit
-        self._batch: list[_ChunkItem] = []  # chunks waiting to be embedded
+        self._finished: list[DocJob] = []  # documents ended, waiting for the next commit
+        self._batch: list[ChunkItem] = []  # chunks waiting to be embedded
         self._ended: dict[str, int] = {}  # doc_id -> chunk count: ended, its last chunks maybe still in _batch
         self._last_commit = time.monotonic()
         self._docs_since_commit = 0
 
-    # -- the producer's items --------------------------------------------------------------------
-    def add(self, item: _ChunkItem) -> None:
+    # -- the source's items ----------------------------------------------------------------------
+    def add(self, item: ChunkItem) -> None:
+        self.report.embed_seconds += item.embed_seconds
         self._batch.append(item)
         if len(self._batch) >= self.embed_batch:
             self.flush()
 
-    def end_document(self, item: _DocEnd) -> None:
+    def end_document(self, item: DocEnd) -> None:
         self._ended[item.job.meta.doc_id] = item.n_chunks
         if not any(it.job is item.job for it in self._batch):  # all its chunks were flushed already
             self._close(item.job, self._ended.pop(item.job.meta.doc_id))
 
-    def fail_document(self, item: _DocFailed) -> None:
+    def fail_document(self, item: DocFailed) -> None:
         """Drop the document's pending chunks; if its rows were begun, undo them (its indexed
         version stays) and delete the vectors this run wrote for it."""
         d = item.job.meta.doc_id
@@ -632,18 +676,20 @@ class _BatchWriter:
         if not self._batch:
             return
         batch, self._batch = self._batch, []
-        self.store.upsert([it.chunk for it in batch], self._embed(batch))
-        _checkpoint("after_upsert")
+        if self.embedder is not None:
+            self.store.upsert([it.chunk for it in batch], self._embed(batch))
+            crash_point("after_upsert")
         for job, items in runs_by_job(batch):
             self._write_rows(job, items)
 
-    def _embed(self, batch: Sequence[_ChunkItem]) -> Any:
+    def _embed(self, batch: Sequence[ChunkItem]) -> Any:
+        assert self.embedder is not None
         t = time.perf_counter()
         vecs = self.embedder.embed_documents([it.chunk.embedding_text() for it in batch])  # (n, dim)
         self.report.embed_seconds += time.perf_counter() - t
         return vecs
 
-    def _write_rows(self, job: _DocJob, items: Sequence[_ChunkItem]) -> None:
+    def _write_rows(self, job: DocJob, items: Sequence[ChunkItem]) -> None:
         d = job.meta.doc_id
         if self._open is not job:
             self._begin(job)
@@ -652,7 +698,7 @@ class _BatchWriter:
         if d in self._ended:  # its end marker came after its last chunk, so that chunk is in this run
             self._close(job, self._ended.pop(d))
 
-    def _begin(self, job: _DocJob) -> None:
+    def _begin(self, job: DocJob) -> None:
         if not self._in_tx:
             self.catalog.begin()
             self._in_tx = True
@@ -661,7 +707,7 @@ class _BatchWriter:
         self._new_ids[d] = set()
         self._open = job
 
-    def _close(self, job: _DocJob, n_chunks: int) -> None:
+    def _close(self, job: DocJob, n_chunks: int) -> None:
         m = job.meta
         self.catalog.end_document(DocumentRecord(
             doc_id=m.doc_id, root=job.root.as_posix(), source=m.source, file_type=m.file_type,
@@ -687,7 +733,7 @@ class _BatchWriter:
         self.catalog.bump_generation(self.catalog.db)
         self.catalog.commit()
         self._in_tx = False
-        _checkpoint("after_commit")
+        crash_point("after_commit")
         for job in self._finished:
             d = job.meta.doc_id
             before, after = self._old_ids.pop(d, set()), self._new_ids.pop(d, set())

@@ -49,6 +49,39 @@ def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
 
+RAY_HERE = "local"  # what a bare --ray stands for: start Ray here, or join RAY_ADDRESS
+
+
+def _ray_config(address: str | None, workers: int | None, cpus: int | None) -> Any:
+    """The RayIngestConfig of --ray/--ray-workers/--ray-worker-cpus; None without --ray."""
+    from ingest.pipeline import UsageError
+
+    if address is None:
+        if workers is not None or cpus is not None:
+            raise UsageError("--ray-workers and --ray-worker-cpus only apply with --ray [ADDRESS]")
+        return None
+    from ingest.distributed import RayIngestConfig
+
+    try:
+        return RayIngestConfig(address=None if address == RAY_HERE else address, workers=workers or 0,
+                               cpus_per_worker=cpus or 1)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def bare_ray_flag(argv: list[str]) -> list[str]:
+    """``--ray`` with no address (last, or before an option or an existing path) -> ``--ray=local``:
+    the flag's value is optional on the command line, which typer cannot say."""
+    out = list(argv)
+    for i, a in enumerate(out):
+        if a != "--ray":
+            continue
+        nxt = out[i + 1] if i + 1 < len(out) else None
+        if nxt is None or nxt.startswith("-") or Path(nxt).exists():
+            out[i] = f"--ray={RAY_HERE}"
+    return out
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to index.", show_default=False)],
@@ -59,6 +92,10 @@ def ingest(
     chunk_overlap: Annotated[int | None, typer.Option(help="Overlap tokens between pieces of a long section (default 32).")] = None,
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Remove documents that were deleted from a folder being ingested.")] = True,
     reindex: Annotated[bool, typer.Option("--reindex", help="Drop the index and rebuild it (needed after changing the embedder).")] = False,
+    chroma_url: Annotated[str | None, typer.Option(help="A Chroma server for the vectors, e.g. http://127.0.0.1:8000 (default: a local store in the index).")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="[ADDRESS]", help="Load, chunk and embed on a Ray cluster (extra ragqa[ray]; needs a Chroma server): --ray alone starts Ray here or joins RAY_ADDRESS; --ray HOST:6379, ray://HOST:10001 or auto joins that cluster.")] = None,
+    ray_workers: Annotated[int | None, typer.Option(help="With --ray: encoder actors (default: as many as the cluster's CPUs allow).")] = None,
+    ray_worker_cpus: Annotated[int | None, typer.Option(help="With --ray: CPUs (and encoder threads) per encoder actor (default 1).")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Index files into Chroma + the keyword index. Unchanged files are skipped, changed ones
@@ -69,11 +106,13 @@ def ingest(
     from .config import RAGConfig
     from .rag import RAG
 
-    s = _settings(index, config, embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap)
+    s = _settings(index, config, embedder=embedder, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
+                  chroma_url=chroma_url)
     try:
+        distributed = _ray_config(ray, ray_workers, ray_worker_cpus)
         report = RAG(RAGConfig(index=s)).ingest(paths, progress=not json_out and sys.stderr.isatty(), prune=prune,
-                                                reindex=reindex)
-    except (UsageError, IndexMismatchError, IngestBusyError) as e:
+                                                reindex=reindex, distributed=distributed)
+    except (UsageError, IndexMismatchError, IngestBusyError, ImportError) as e:
         raise _fail(str(e)) from None
     if json_out:
         _print_json(report.to_json())
@@ -523,7 +562,7 @@ def models_verify(name: Annotated[str, typer.Argument(help="Model name from `rag
 
 def main() -> None:  # pragma: no cover
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    app()
+    app(args=bare_ray_flag(sys.argv[1:]), prog_name="ragqa")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,7 @@ from .prompting import Prompt
 from .types import Answer, ContextGenerator, DocumentInfo, GenerationResult, Generator, IndexStatus, Message
 
 if TYPE_CHECKING:
+    from ingest.distributed import RayIngestConfig
     from ingest.pipeline import IngestReport, ProgressCallback
     from ingest.removal import RemovalReport
     from retrieval.index import IndexReader
@@ -442,14 +443,22 @@ class RAG:
         return index_status(self.config.index)
 
     def ingest(self, paths: Sequence[Path | str], *, progress: bool | ProgressCallback = False,
-               prune: bool = True, reindex: bool = False) -> IngestReport:
+               prune: bool = True, reindex: bool = False,
+               distributed: RayIngestConfig | None = None) -> IngestReport:
         """Index files or folders into this RAG's index (``ragqa ingest``): incremental, crash-safe.
         ``progress``: True for a terminal bar, or a callback given an ``ingest.pipeline.IngestProgress``
-        per step. Searches running meanwhile keep answering; the next one sees the new documents."""
+        per step. ``distributed``: load, chunk and embed on a Ray cluster (``ingest.distributed``;
+        the index's ``chroma_url`` must name a Chroma server). Searches running meanwhile keep
+        answering; the next one sees the new documents."""
         from ingest.pipeline import Ingestor
 
-        return Ingestor(self.config.index, progress=progress).run([Path(p) for p in paths], prune=prune,
-                                                                  reindex=reindex)
+        source = None
+        if distributed is not None:
+            from ingest.distributed import RaySource
+
+            source = RaySource(distributed, embed_batch=self.config.index.embed_batch)
+        return Ingestor(self.config.index, progress=progress, source=source).run(
+            [Path(p) for p in paths], prune=prune, reindex=reindex)
 
     def documents(self, *, groups: Sequence[str] | None = None) -> list[DocumentInfo]:
         """The indexed documents ``groups`` may see (the retrievers' rule), by source."""

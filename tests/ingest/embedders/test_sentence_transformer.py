@@ -99,3 +99,37 @@ def test_prefixes_are_applied(mini: SentenceTransformerEmbedder) -> None:
     assert prefixed.model_id == f"st:{mini.path}"
     assert prefixed.count_tokens("hello") == mini.count_tokens("passage: hello")
     np.testing.assert_allclose(prefixed.embed_query("hello"), mini.embed_query("query: hello"), atol=1e-5)
+
+
+class _FakeCuda:
+    def __init__(self, present: bool) -> None:
+        self.present = present
+
+    def is_available(self) -> bool:
+        return self.present
+
+
+class _FakeTorch:
+    def __init__(self, gpu: bool) -> None:
+        self.cuda = _FakeCuda(gpu)
+
+
+@pytest.mark.parametrize(("gpu", "env", "want"), [
+    (False, "", "cpu"), (True, "", "cuda"), (True, "cpu", "cpu"), (True, "cuda:1", "cuda:1"),
+])
+def test_the_model_runs_on_the_gpu_when_torch_sees_one(monkeypatch: pytest.MonkeyPatch, gpu: bool, env: str,
+                                                       want: str) -> None:
+    from ingest.embedders.sentence_transformer import DEVICE_ENV, pick_device
+
+    monkeypatch.setenv(DEVICE_ENV, env)
+    assert pick_device(_FakeTorch(gpu)) == want
+
+
+@pytest.mark.parametrize(("env", "message"), [("tpu", "not a device; allowed: cpu, cuda"),
+                                               ("cuda", "torch sees no CUDA GPU")])
+def test_a_bad_or_impossible_device_names_the_fix(monkeypatch: pytest.MonkeyPatch, env: str, message: str) -> None:
+    from ingest.embedders.sentence_transformer import DEVICE_ENV, pick_device
+
+    monkeypatch.setenv(DEVICE_ENV, env)
+    with pytest.raises(ValueError, match=message):
+        pick_device(_FakeTorch(False))
