@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import pickle
 import time
@@ -55,8 +56,9 @@ FORWARDED_ENV = ("RAGQA_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")  # variable
 class RayIngestConfig:
     """Where and how wide a distributed ingest runs.
 
-    ``address``: None joins the cluster in ``RAY_ADDRESS`` or starts a Ray instance on this machine;
-    else a cluster address (``auto``, ``HOST:6379``, ``ray://HOST:10001``). ``workers``: encoder
+    ``address``: None joins the cluster in ``RAY_ADDRESS``, else starts a Ray instance for this run;
+    ``auto`` joins the one ``ray start`` runs on this machine; or a cluster address (``HOST:6379``,
+    ``ray://HOST:10001``). ``workers``: encoder
     actors; 0 sizes the pool to the cluster's CPUs, leaving ``load_cpus`` for the load tasks.
     """
 
@@ -168,22 +170,34 @@ def _require_ray() -> Any:
     return ray
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def forwarded_env() -> dict[str, str]:
     """The variables the workers need as this process has them (the index's settings, offline)."""
     return {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None) -> Iterator[Any]:
+def ray_session(address: str | None, load_cpus: float = 0.0) -> Iterator[Any]:
     """Ray, initialised for this run (joined or started here) and shut down after; a session the
-    caller already opened is used as it is and left open."""
+    caller already opened is used as it is and left open. A Ray started here counts this
+    machine's cores plus ``load_cpus`` (rounded up): the encoder actors get every core and the
+    light load tasks (~6 % of the work) still fit beside them."""
     ray = _require_ray()
     if ray.is_initialized():
         yield ray
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine
-    local = address is None and not os.environ.get("RAY_ADDRESS")
-    kw: dict[str, Any] = {"include_dashboard": False} if local else {}
+    kw: dict[str, Any] = {}
+    if address is None and not os.environ.get("RAY_ADDRESS"):  # a new instance, never some other local one
+        address = "local"
+        kw = {"include_dashboard": False, "num_cpus": cores() + math.ceil(load_cpus)}
     ray.init(address=address, runtime_env={"env_vars": forwarded_env()}, logging_level=logging.WARNING,
              log_to_driver=False, **kw)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # per-dataset INFO lines would bury the report
@@ -210,7 +224,7 @@ class RaySource:
             raise UsageError("ragqa ingest --ray writes vectors to a Chroma server that every node reaches: start one "
                              "(chroma run --path DIR --host 0.0.0.0 --port 8000) and pass --chroma-url "
                              "http://HOST:8000 (or set RAGQA_CHROMA_URL / chroma_url in ragqa.toml)")
-        with ray_session(self.config.address) as ray:
+        with ray_session(self.config.address, self.config.load_cpus) as ray:
             ds = self._dataset(ray, jobs, ix, url)
             yield (stream_item(row, jobs) for row in ds.iter_rows())
 

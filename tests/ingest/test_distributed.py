@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corpora import mutate, write_corpus
@@ -56,7 +57,7 @@ def run_ray(s: IndexSettings, corpus: Path, address: str) -> IngestReport:
     return Ingestor(s, source=source).run([corpus])
 
 
-def snapshot(s: IndexSettings) -> dict[str, object]:
+def snapshot(s: IndexSettings) -> dict[str, Any]:
     """What must agree with a local ingest: catalog chunks, documents, BM25 ids, vector ids."""
     cat = Catalog(s.index_dir)
     chunks = {c.id: (c.source, c.ordinal, c.text) for c in cat.iter_chunks()}
@@ -72,7 +73,7 @@ def snapshot(s: IndexSettings) -> dict[str, object]:
     return {"chunks": chunks, "docs": docs, "store": ids}
 
 
-def local_reference(tmp_path: Path, corpus: Path) -> dict[str, object]:
+def local_reference(tmp_path: Path, corpus: Path) -> dict[str, Any]:
     s = settings(tmp_path / f"ref-{uuid.uuid4().hex[:6]}", None, "ragqa")
     Ingestor(s).run([corpus])
     return snapshot(s)
@@ -125,6 +126,7 @@ def test_more_workers_than_the_cluster_has_cpus_for_is_refused_with_the_numbers(
 _RUNNER = """
 import json, sys
 from pathlib import Path
+from typing import Any
 from ingest.distributed import RayIngestConfig, RaySource
 from ingest.pipeline import Ingestor
 from ingest.settings import IndexSettings
@@ -221,6 +223,29 @@ def test_a_driver_killed_at_a_random_moment_leaves_nothing_a_rerun_does_not_repa
     assert alive and "DONE" not in out, f"the ingest finished before the kill at {fraction:.0%} of {work_s:.1f} s"
     run_ray(s, corpus, ray_address)
     assert snapshot(s) == snapshot(timing) == local_reference(tmp_path, corpus)
+
+
+def test_the_pool_takes_every_cpu_but_the_load_tasks_share() -> None:
+    assert RayIngestConfig().pool_size(3) == 2  # a Ray started here counts cores + 1: two cores, two encoders
+    assert RayIngestConfig(cpus_per_worker=2).pool_size(8.5) == 4
+    assert RayIngestConfig(workers=1).pool_size(1.5) == 1
+    with pytest.raises(ValueError, match="cpus_per_worker must be >= 1"):
+        RayIngestConfig(cpus_per_worker=0)
+
+
+def test_a_bare_ray_flag_starts_ray_for_the_run(tmp_path: Path, chroma_url: str, ray_address: str) -> None:
+    """No address and no RAY_ADDRESS: a Ray instance of its own, not the test's cluster, stopped after."""
+    corpus = tmp_path / "c"
+    write_corpus(corpus, n=2)
+    s = fresh(tmp_path, chroma_url)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update({"RAGQA_EMBEDDER": "hashing", "RAGQA_COLLECTION": s.collection, "PYTHONPATH": str(REPO)})
+    cmd = [sys.executable, "-c", "from rag_app.cli import main; main()", "ingest", str(corpus), "--index",
+           str(s.index_dir), "--chroma-url", chroma_url, "--ray", "--json"]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads(p.stdout)["files_indexed"] == 4
+    assert len(snapshot(s)["chunks"]) == json.loads(p.stdout)["chunks_added"]
 
 
 def test_cli_ray_flag_takes_an_optional_address() -> None:
