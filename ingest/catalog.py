@@ -26,6 +26,7 @@ import json
 import re
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -267,6 +268,7 @@ class Catalog:
                     "collection": collection,
                     "generation": "0",
                     "created_at": str(time.time()),
+                    "index_uid": uuid.uuid4().hex,
                 }.items():
                     self.set_meta(db, k, v)
             return
@@ -276,6 +278,17 @@ class Catalog:
             # re-chunked by this run; record the new settings.
             with self.transaction() as db:
                 self.set_meta(db, "chunking", chunking)
+
+    def index_uid(self) -> str:
+        """This index's own id (32 hex), made once: its Chroma collection records it as its owner,
+        so a second index pointed at the same server collection is refused, not merged (an index
+        from before the id gets one here)."""
+        uid = self.get_meta("index_uid")
+        if uid is None:
+            uid = uuid.uuid4().hex
+            with self.transaction() as db:
+                self.set_meta(db, "index_uid", uid)
+        return uid
 
     def check(self, *, embedder_id: str | None = None, dim: int | None = None, analyzer: str | None = None) -> None:
         version = self.get_meta("format_version")

@@ -497,6 +497,7 @@ class Ingestor:
             self._wipe(catalog, store)
         catalog.initialise(embedder_id=embedder.model_id, dim=embedder.dim, analyzer=analyzer.name,
                            chunking=cfg.fingerprint(), embedder_spec=spec, collection=collection)
+        store.claim(catalog.index_uid(), s.index_dir, take_over=reindex)  # before any vector is touched
         return OpenIndex(catalog, store, embedder, analyzer, cfg, spec)
 
     def _wipe(self, catalog: Catalog, store: Any) -> None:

@@ -17,9 +17,16 @@ from urllib.parse import urlparse
 import numpy as np
 import numpy.typing as npt
 
+from .catalog import IndexMismatchError
 from .types import Chunk
 
 CHROMA_DIR = "chroma"
+OWNER_KEY = "ragqa_index_uid"  # collection metadata: the catalog (Catalog.index_uid) whose vectors these are
+OWNER_DIR_KEY = "ragqa_index_dir"
+
+
+class CollectionOwnedError(IndexMismatchError):
+    """The Chroma collection belongs to another ragqa index."""
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -111,6 +118,25 @@ class ChromaStore:
             else:
                 self._client = chromadb.PersistentClient(path=str(self.index_dir / CHROMA_DIR), settings=settings)
         return self._client
+
+    def claim(self, index_uid: str, index_dir: Path, *, take_over: bool = False) -> None:
+        """Record ``index_uid`` as the collection's owner, or raise CollectionOwnedError when
+        another index owns it: two catalogs over one collection would delete each other's vectors
+        as orphans. ``take_over`` (``--reindex``, which drops the vectors anyway) claims it regardless."""
+        col = self._connect()
+        meta = dict(col.metadata or {})
+        owner = meta.get(OWNER_KEY)
+        if owner == index_uid:
+            return
+        if owner is not None and not take_over:
+            raise CollectionOwnedError(
+                f"Chroma collection {self.collection_name!r} at {self.location} holds the vectors of another ragqa index "
+                f"(index id {owner}, in {meta.get(OWNER_DIR_KEY, '?')}); {index_dir} would delete them. Give this index "
+                "its own collection (RAGQA_COLLECTION, or collection = \"...\" under [index] in ragqa.toml), or, if "
+                "that index is gone, rebuild this one with --reindex (drops the collection's vectors)")
+        meta.update({OWNER_KEY: index_uid, OWNER_DIR_KEY: str(index_dir)})
+        meta.pop("hnsw:space", None)  # set at creation; Chroma refuses to modify it
+        col.modify(metadata=meta)
 
     def collection_names(self) -> list[str]:
         """Names of every collection at this store's location (this one included once it has

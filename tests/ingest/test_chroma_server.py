@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from servers import chroma_server
 
-from ingest.catalog import Catalog
+from ingest.catalog import Catalog, IndexMismatchError
 from ingest.pipeline import Ingestor
 from ingest.settings import IndexSettings
 from ingest.store import ChromaStore
@@ -52,3 +52,24 @@ def test_ingest_update_and_search_through_a_chroma_server(tmp_path: Path, chroma
     assert all(h.chunk.source != "hr.md" for h in make_retriever(reader, "hybrid").retrieve("salary grade", top_k=5))
     hr = make_retriever(reader, "hybrid").retrieve("salary grade", top_k=5, groups=["hr"])
     assert hr[0].chunk.source == "hr.md"
+
+
+def test_a_second_index_on_the_same_server_collection_is_refused_not_merged(tmp_path: Path, chroma_url: str) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe first index's only document.", encoding="utf-8")
+    first = IndexSettings(index_dir=tmp_path / "one", embedder="hashing", chroma_url=chroma_url, collection="shared-x")
+    r1 = Ingestor(first).run([docs])
+    store = ChromaStore(first.index_dir, first.collection, chroma_url)
+    n = store.count()
+    assert n == r1.chunks_added > 0
+
+    second = IndexSettings(index_dir=tmp_path / "two", embedder="hashing", chroma_url=chroma_url, collection="shared-x")
+    with pytest.raises(IndexMismatchError, match=r"'shared-x' .* holds the vectors of another ragqa index .*one.*RAGQA_COLLECTION"):
+        Ingestor(second).run([docs])
+    assert store.count() == n and store.all_ids() == Catalog(first.index_dir).all_chunk_ids(), "the first index lost vectors"
+    assert Ingestor(first).run([docs]).files_unchanged == 1  # its owner still ingests into it
+
+    Ingestor(second).run([docs], reindex=True)  # the explicit take-over drops and rebuilds
+    with pytest.raises(IndexMismatchError, match="another ragqa index"):
+        Ingestor(first).run([docs])
