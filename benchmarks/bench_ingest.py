@@ -504,10 +504,10 @@ def verdicts(results: list[dict[str, Any]]) -> str:
             f"The bare encoder does {b['tokens'] / b['embed_s']:,.0f} tokens/s."
         )
     lines.append(
-        "- What would lift it: the torch conversion of the same model (`--embedder e5-torch`, same vectors, "
-        "1.5-1.65x faster on 2 cores per /work/shared/FACTS.md; compare with a second run of this script), "
-        "more cores (both backends parallelise a batch), or a smaller English-only encoder (`minilm`) where "
-        "Japanese is not needed."
+        "- What would lift it: more cores or machines (`ragqa ingest --ray`: encoder actors across a Ray "
+        "cluster, benchmarks/bench_ray_ingest.py), a GPU (`--embedder e5-torch` runs there when torch sees "
+        "one; on 2 CPU cores it is slower than the ONNX default, BENCHMARKS.md \"Encoders\"), or a smaller "
+        "English-only encoder (`minilm`) where Japanese is not needed."
     )
     return "\n".join(lines)
 
