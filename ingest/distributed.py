@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import logging
 import math
 import os
@@ -214,6 +215,8 @@ class RaySource:
     writes_vectors = True
 
     def __init__(self, config: RayIngestConfig | None = None, *, embed_batch: int = 32) -> None:
+        if importlib.util.find_spec("ray") is None:  # fail before planning, not after the files were hashed
+            raise ImportError(f"ragqa ingest --ray needs Ray Data: {INSTALL_HINT}")
         self.config = config or RayIngestConfig()
         self.embed_batch = embed_batch
 

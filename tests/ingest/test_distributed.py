@@ -225,6 +225,15 @@ def test_a_driver_killed_at_a_random_moment_leaves_nothing_a_rerun_does_not_repa
     assert snapshot(s) == snapshot(timing) == local_reference(tmp_path, corpus)
 
 
+def test_without_ray_installed_it_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    with pytest.raises(ImportError, match=r'pip install "ragqa\[ray\]"'):
+        RaySource(RayIngestConfig())
+
+
 def test_the_pool_takes_every_cpu_but_the_load_tasks_share() -> None:
     assert RayIngestConfig().pool_size(3) == 2  # a Ray started here counts cores + 1: two cores, two encoders
     assert RayIngestConfig(cpus_per_worker=2).pool_size(8.5) == 4
