@@ -93,7 +93,7 @@ def ingest(
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Remove documents that were deleted from a folder being ingested.")] = True,
     reindex: Annotated[bool, typer.Option("--reindex", help="Drop the index and rebuild it (needed after changing the embedder).")] = False,
     chroma_url: Annotated[str | None, typer.Option(help="A Chroma server for the vectors, e.g. http://127.0.0.1:8000 (default: a local store in the index).")] = None,
-    ray: Annotated[str | None, typer.Option("--ray", metavar="[ADDRESS]", help="Load, chunk and embed on a Ray cluster (extra ragqa[ray]; needs a Chroma server): --ray alone joins RAY_ADDRESS or starts Ray for this run; --ray auto joins the one `ray start` runs here; --ray HOST:6379 or ray://HOST:10001 joins that cluster.")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="[ADDRESS]", help="Load, chunk and embed on a Ray cluster (the ray extra; needs a Chroma server): --ray alone joins RAY_ADDRESS or starts Ray for this run; --ray auto joins the one `ray start` runs here; --ray HOST:6379 or ray://HOST:10001 joins that cluster.")] = None,
     ray_workers: Annotated[int | None, typer.Option(help="With --ray: encoder actors (default: as many as the cluster's CPUs allow).")] = None,
     ray_worker_cpus: Annotated[int | None, typer.Option(help="With --ray: CPUs (and encoder threads) per encoder actor (default 1).")] = None,
     config: ConfigOpt = None,
