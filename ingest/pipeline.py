@@ -31,6 +31,7 @@ import itertools
 import os
 import queue
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,7 @@ from .types import Block, Chunk, DocumentMeta
 HASH_BLOCK = 1 << 20  # bytes read at a time when hashing a file: bounded memory for huge files
 COMMIT_EVERY_DOCS = 64
 TOKENIZE_BATCH = 16  # chunks tokenised (BM25) per analyzer call in the producer thread
+PRODUCER_NICE = 10  # the producer thread's niceness above the process's (see _yield_to_the_encoder)
 COMMIT_EVERY_SECONDS = 5.0
 SKIP_DIRS = {".git", ".hg", ".svn", ".ragqa", "__pycache__", "node_modules", ".venv"}
 
@@ -203,7 +205,7 @@ def document_job(path: Path, root: Path, config_fp: str) -> DocJob:
     hash, access sidecars and ``config_fp``). Raises LoadError (unsupported type), OSError and
     ValueError (a bad sidecar)."""
     from .access import read_access_meta, sidecar_fingerprint
-    from .loaders import file_type_of, loader_version
+    from .loaders import file_type_of, loader_options, loader_version
 
     base = base_of(root)
     ftype = file_type_of(path)
@@ -211,6 +213,8 @@ def document_job(path: Path, root: Path, config_fp: str) -> DocJob:
     content_hash = file_sha256(path)
     version = loader_version(ftype)  # 1 adds nothing: fingerprints from before loader versions stay valid
     loader = f"|loader={version}" if version > 1 else ""
+    if options := loader_options(ftype):
+        loader += f"|{options}"
     fingerprint = hashlib.sha256(
         f"{content_hash}|{sidecar_fingerprint(path, base)}|{config_fp}{loader}".encode()).hexdigest()
     meta = DocumentMeta(
@@ -298,6 +302,7 @@ def _produce(jobs: Sequence[DocJob], out: queue.Queue[Any], chunk_fn: Callable[[
              tokenize_many: Callable[[list[str]], list[list[str]]], stop: threading.Event) -> None:
     """The producer thread: per job, in order, its ChunkItems, then DocEnd or DocFailed; _DONE
     last, also when ``stop`` is set."""
+    _yield_to_the_encoder()
     try:
         for job in jobs:
             if stop.is_set():
@@ -311,6 +316,22 @@ def _produce(jobs: Sequence[DocJob], out: queue.Queue[Any], chunk_fn: Callable[[
                 out.put(DocFailed(job, describe_error(e)))
     finally:
         out.put(_DONE)
+
+
+def _yield_to_the_encoder() -> None:
+    """Lower the calling thread's scheduling priority by PRODUCER_NICE (Linux: niceness is per
+    thread). The encoder's threads fill every core while the producer parses: at equal priority
+    each preemption stalls a whole parallel encoder step, and the encoder lost more time than
+    the producer used (BENCHMARKS.md "Ingest with the ONNX default"). At a lower priority the
+    producer runs in the encoder's gaps, and at full speed whenever the queue runs dry and the
+    encoder waits for it. Elsewhere, or when not permitted, nothing changes."""
+    if sys.platform != "linux":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + PRODUCER_NICE)
+    except OSError:
+        pass
 
 
 def _produce_document(job: DocJob, out: queue.Queue[Any], chunk_fn: Callable[[DocumentMeta, Path], Iterator[Chunk]],

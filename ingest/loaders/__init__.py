@@ -34,17 +34,30 @@ _NAMES = {"pdf": "PDF", "docx": ".docx", "pptx": ".pptx", "xlsx": ".xlsx", "csv"
           "html": "HTML", "md": "Markdown", "txt": "text file"}  # fmt: skip
 
 __all__ = ["LOADER_VERSIONS", "SUPPORTED_EXTENSIONS", "LoadError", "clean_text", "file_type_of", "load_blocks",
-           "loader_version"]
+           "loader_options", "loader_version"]
 
 # A loader whose blocks change for the same file bumps its version here: it is part of the
 # fingerprint of that type's documents (ingest.pipeline.document_job), so the next ingest
-# re-reads them; other types keep their fingerprints. pdf 2: period tables as rows (issue #14).
-LOADER_VERSIONS: dict[str, int] = {"pdf": 2}
+# re-reads them; other types keep their fingerprints. pdf 2: period tables as rows (issue #14);
+# pdf 3: tables read from PDFium's characters and edges (words split at the glyphs' spaces).
+LOADER_VERSIONS: dict[str, int] = {"pdf": 3}
 
 
 def loader_version(file_type: str) -> int:
     """The version of ``file_type``'s loader (1 until it first changed its output)."""
     return LOADER_VERSIONS.get(file_type, 1)
+
+
+def loader_options(file_type: str) -> str:
+    """The settings that change what ``file_type``'s loader emits for the same file ("" when
+    none): part of its documents' fingerprints, so changing one re-reads them. PDF: the table
+    mode ("tables=ruled", from ``$RAGQA_PDF_TABLES``; a bad value raises ValueError naming the
+    allowed ones)."""
+    if file_type != "pdf":
+        return ""
+    from ingest.loaders.pdf import table_mode
+
+    return f"tables={table_mode()}"
 
 
 def file_type_of(path: Path) -> str:

@@ -14,12 +14,14 @@ footers and page numbers can be found (:mod:`ingest.boilerplate`) and left out o
 emitted; a page holding only such lines yields nothing. Pages are then emitted in order.
 
 Tables (:mod:`ingest.loaders.pdf_tables`): a page whose content holds at least
-``TABLE_MIN_PATHS`` rule-like path objects (counted by PDFium at almost no cost) is handed to
-pdfplumber's table finder, and each table found becomes a ``table_header`` block and
-``table_row`` records "Header: value | ..." (the spreadsheet format), with the text above,
-beside and below it emitted as text around them. Table-free pages pay nothing. Which tables:
-``tables=`` / ``$RAGQA_PDF_TABLES`` = "ruled" (default: grids with vertical rules or cell
-borders), "all" (also the shaded-band tables of SEC filings, at ~0.7 s a page), "off".
+``TABLE_MIN_PATHS`` rule-like path objects (counted by PDFium at almost no cost) is searched by
+pdfplumber's table finder, run on PDFium's own reading of the page's characters and edges
+(:mod:`ingest.loaders.pdf_geometry`: ~0.05 s a searched page, ~4x less than pdfminer's parse,
+the same tables). Each table found becomes a ``table_header`` block and ``table_row`` records
+"Header: value | ..." (the spreadsheet format), with the text above, beside and below it emitted
+as text around them. Table-free pages pay nothing. Which tables: ``tables=`` /
+``$RAGQA_PDF_TABLES`` = "ruled" (default: grids with vertical rules or cell borders), "all"
+(also the shaded-band tables of SEC filings), "off".
 
 Period tables drawn without rules (most SEC statements) are found in the text itself
 (:mod:`ingest.loaders.text_tables`: a line ending in years opens one) and become the same
@@ -47,6 +49,7 @@ from typing import Any, Literal
 from ingest.boilerplate import find_boilerplate, strip_boilerplate
 from ingest.doc_context import running_lines
 from ingest.loaders.base import LoadError, make_block
+from ingest.loaders.pdf_geometry import read_layout
 from ingest.loaders.pdf_tables import PdfTable, find_tables
 from ingest.loaders.sheet import _merge_header, rows_to_blocks
 from ingest.loaders.tables import CELL_SEPARATOR, table_blocks
@@ -64,14 +67,12 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 TableMode = Literal["ruled", "all", "off"]
 TABLE_MODES: tuple[str, ...] = ("ruled", "all", "off")
 TABLES_ENV = "RAGQA_PDF_TABLES"
-# Default "ruled", by measurement on the FinanceBench filings (BENCHMARKS.md "PDF parsing"):
-# pdfplumber costs ~0.7 s per page it reads (pdfminer parses the whole page; PDFium's text costs
-# ~0.01-0.02 s), and filings carry shaded-band tables on most pages. "all" cost 0.37 s/page over
-# the filings (0.79 s/page on 3M's 10-K), as much as the encoder's own ~0.5-0.8 s for such a page,
-# which breaks the ingest >= 90 % of bare-encoder target. "ruled" searches only pages with
-# vertical rules or stroked cell borders (23 % of sampled filing pages, and the grids of
-# generated reports, price lists, SLAs): 0.09 s/page on 3M's 10-K (0.14 s/page over all
-# filings on a machine at load average 5-18), ~10-15 % of the encoder's time.
+# Default "ruled", by measurement on the FinanceBench filings (BENCHMARKS.md "PDF tables from
+# PDFium's geometry"): a searched page costs ~0.055 s (PDFium's characters and edges plus the
+# finder; pdfminer's parse cost ~0.22-0.25 s). "ruled" searches the pages with vertical rules or
+# stroked cell borders (25 % of sampled filing pages, and the grids of generated reports, price
+# lists, SLAs); "all" also the shaded-band pages (61 %), which on 2 cores would take the ingest
+# of filings below 90 % of the bare encoder's rate (the producer shares the encoder's cores).
 DEFAULT_TABLE_MODE: TableMode = "ruled"
 # A page is searched for tables when PDFium counts at least this many rule-like path objects on
 # it: vertical rules and stroked cells for "ruled"; any path for "all". A text-only filing page
@@ -149,7 +150,7 @@ def table_mode(tables: str | None = None) -> TableMode:
             return mode
     raise ValueError(f"Unknown PDF table mode {value!r} (from the argument or ${TABLES_ENV}). Supported: "
                      "'ruled' (pages with vertical rules or cell borders), 'all' (also shaded-band "
-                     "tables, as in SEC filings; ~0.7 s per such page), 'off'.")  # fmt: skip
+                     "tables, as in SEC filings), 'off'.")  # fmt: skip
 
 
 def _open(path: Path) -> Any:
@@ -277,12 +278,38 @@ def _regions(
         yield (0.0, 0.0, width, height - cursor)
 
 
+def _page_blocks(path: Path, document: Any, number: int, lines: list[str], boilerplate: frozenset[str]) -> Iterator[Block]:
+    """Blocks of a page searched for tables: its tables, and the text around them in reading order."""
+    page = document[number - 1]
+    try:
+        try:
+            found = find_tables(read_layout(page))
+        except Exception as e:  # a table finder failure costs the tables, not the text
+            log.warning("%s: page %d: table extraction failed: %s: %s", path, number, type(e).__name__, e)
+            found = []
+        if not found:
+            yield from _text_blocks(lines, boilerplate, number, tables=True)
+            return
+        left, bottom, right, top = page.get_mediabox()
+        n_tables = 0
+        for n_region, region in enumerate(_regions(found, right - left, top - bottom)):
+            if isinstance(region, PdfTable):
+                n_tables += 1
+                yield from _table_blocks(region, number, f"p{number}-t{n_tables}")
+                continue
+            x0, y0, x1, y1 = region
+            # inset: PDFium returns every character that touches the box
+            box = (left + x0 + 1, bottom + y0 + 1, left + x1 - 1, bottom + y1 - 1)
+            yield from _text_blocks(_page_lines(page, box), boilerplate, number, tables=True, region=n_region)
+    finally:
+        page.close()
+
+
 def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
     """Blocks of a PDF: per page, ``text`` blocks (boilerplate left out) and table blocks."""
     mode = table_mode(tables)
     _check_envelope(path)
     document = _open(path)
-    plumber: Any = None
     try:
         n_pages = len(document)
         if n_pages == 0:
@@ -308,40 +335,13 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
         hints = DocumentHints(_metadata_title(document), running_lines(pages, boilerplate))
         found_text = False
         for number, lines in enumerate(pages, start=1):
-            found: list[PdfTable] = []
             if number in candidates:
-                if plumber is None:
-                    import pdfplumber
-
-                    plumber = pdfplumber.open(path)
-                try:
-                    found = find_tables(plumber.pages[number - 1])
-                except Exception as e:  # a table finder failure costs the tables, not the text
-                    log.warning("%s: page %d: table extraction failed: %s: %s", path, number, type(e).__name__, e)
-            if not found:
-                for block in _text_blocks(lines, boilerplate, number, tables=mode != "off"):
-                    yield block if found_text else replace(block, document=hints)
-                    found_text = True
-                continue
-            page = document[number - 1]
-            try:
-                left, bottom, right, top = page.get_mediabox()
-                n_tables = 0
-                for n_region, region in enumerate(_regions(found, right - left, top - bottom)):
-                    if isinstance(region, PdfTable):
-                        n_tables += 1
-                        blocks = _table_blocks(region, number, f"p{number}-t{n_tables}")
-                    else:
-                        x0, y0, x1, y1 = region
-                        # inset: PDFium returns every character that touches the box
-                        box = (left + x0 + 1, bottom + y0 + 1, left + x1 - 1, bottom + y1 - 1)
-                        blocks = _text_blocks(_page_lines(page, box), boilerplate, number, tables=True,
-                                              region=n_region)
-                    for block in blocks:
-                        yield block if found_text else replace(block, document=hints)
-                        found_text = True
-            finally:
-                page.close()
+                blocks = _page_blocks(path, document, number, lines, boilerplate)
+            else:
+                blocks = _text_blocks(lines, boilerplate, number, tables=mode != "off")
+            for block in blocks:
+                yield block if found_text else replace(block, document=hints)
+                found_text = True
         if not found_text:
             if failed:
                 raise LoadError(
@@ -352,6 +352,4 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
                 raise LoadError(path, "no text but running headers and footers (every line repeats on most pages)")
             raise LoadError(path, "no extractable text (scanned PDF? OCR is not supported)")
     finally:
-        if plumber is not None:
-            plumber.close()
         document.close()

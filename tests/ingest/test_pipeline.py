@@ -347,6 +347,24 @@ def test_every_chunk_gets_its_document_context_in_the_catalog_and_bm25_terms(tmp
     cat.close()
 
 
+def test_changing_the_pdf_table_mode_reads_the_pdfs_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reportlab.pdfgen import canvas
+
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=2)
+    c = canvas.Canvas(str(corpus / "en" / "prices.pdf"))
+    c.drawString(72, 720, "Enterprise plan: 99.95 % monthly uptime.")
+    c.save()
+    monkeypatch.setenv("RAGQA_PDF_TABLES", "ruled")
+    Ingestor(settings(index)).run([corpus])
+    monkeypatch.setenv("RAGQA_PDF_TABLES", "all")
+    r = Ingestor(settings(index)).run([corpus])
+    assert (r.files_indexed, r.files_unchanged) == (1, 4)
+    r = Ingestor(settings(index)).run([corpus])
+    assert (r.files_indexed, r.files_unchanged) == (0, 5)
+    assert_consistent(snapshot(index))
+
+
 def test_a_new_loader_version_reads_that_types_files_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from ingest.loaders import LOADER_VERSIONS
 

@@ -75,12 +75,16 @@ def test_banded_sec_filing_table_gets_its_column_titles() -> None:
     path = FINANCEBENCH / "3M_2018_10K.pdf"
     if not path.is_file():
         pytest.skip(f"{path} is absent (see ../shared/datasets/README.md)")
-    import pdfplumber
+    import pypdfium2 as pdfium
 
+    from ingest.loaders.pdf_geometry import read_layout
     from ingest.loaders.pdf_tables import find_tables
 
-    with pdfplumber.open(path) as pdf:
-        tables = find_tables(pdf.pages[20])
+    document = pdfium.PdfDocument(path)
+    try:
+        tables = find_tables(read_layout(document[20]))
+    finally:
+        document.close()
     first = tables[0]
     assert first.header_rows == 4
     assert first.rows[first.header_rows :][1] == [
