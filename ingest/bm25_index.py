@@ -11,12 +11,14 @@ hits come back whenever that many allowed chunks share a term with the query.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,18 @@ FORMAT_VERSION = 1
 META_FILE = "bm25_meta.json"
 IDS_FILE = "bm25_ids.json"
 _EMPTY_TOKEN = ""  # bm25s adds "" to the vocabulary; it never matches a query term
+
+
+@contextlib.contextmanager
+def _swap_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock (``flock`` on ``.<name>.lock`` beside ``directory``) held by one writer
+    swapping the directory in, across threads and processes."""
+    with open(directory.parent / f".{directory.name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class IndexMismatchError(ValueError):
@@ -250,9 +264,12 @@ class BM25Index:
             (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8")
             # A non-empty directory cannot be replaced in one rename: move the old one aside
             # first. A reader in between sees no directory (a clear "not found"), never a mix.
-            if directory.exists():
-                os.replace(directory, old)
-            os.replace(tmp, directory)
+            # Writers take turns (a query process rebuilding a stale index while an ingest saves
+            # the new one): else the second finds the first's directory back in place.
+            with _swap_lock(directory):
+                if directory.exists():
+                    os.replace(directory, old)
+                os.replace(tmp, directory)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
             shutil.rmtree(old, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -142,10 +143,34 @@ def test_save_replaces_existing_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "kw"
     BM25Index.build(["a", "b"], [["x"], ["y"]]).save(target, generation="1")
     BM25Index.build(["c"], [["z"]]).save(target, generation="2")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kw"]  # no .tmp-/.old- leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".kw.lock", "kw"]  # no .tmp-/.old- leftovers
     loaded = BM25Index.load(target)
     assert loaded.ids == ["c"] and loaded.generation == "2"
     assert loaded.search(["z"], 5)[0][0] == "c" and loaded.search(["x"], 5) == []
+
+
+def test_writers_saving_at_once_take_turns(tmp_path: Path) -> None:
+    """A query process rebuilding a stale index while an ingest saves the new one: each save
+    swaps a whole directory in, none fails on the other's, and the survivor loads."""
+    target = tmp_path / "kw"
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(25):
+                BM25Index.build([f"{n}-{i}"], [["x"]]).save(target, generation=f"{n}-{i}")
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    loaded = BM25Index.load(target)
+    assert loaded.generation is not None and loaded.ids == [loaded.generation]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".kw.lock", "kw"]
 
 
 def test_load_refuses_stale_or_missing(tmp_path: Path) -> None:
