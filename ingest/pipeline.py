@@ -421,6 +421,18 @@ def resolve_roots(paths: Sequence[Path | str]) -> list[Path]:
     return [r.resolve() for r in roots]
 
 
+def _check_loader_settings() -> None:
+    """A bad loader setting (e.g. $RAGQA_PDF_TABLES) fails the run once, before any file is read,
+    rather than every file of its type."""
+    from .loaders import SUPPORTED_EXTENSIONS, file_type_of, loader_options
+
+    for ext in SUPPORTED_EXTENSIONS:
+        try:
+            loader_options(file_type_of(Path(f"x.{ext}")))
+        except ValueError as e:
+            raise UsageError(str(e)) from e
+
+
 def chunk_file(meta: DocumentMeta, path: Path, *, count_tokens: Callable[[str], int],
                config: Any) -> Iterator[Chunk]:
     """Load ``path`` and chunk it (``config``: a ChunkingConfig; tokens counted by the embedder),
@@ -478,6 +490,7 @@ class Ingestor:
 
         t0 = time.perf_counter()
         roots = resolve_roots(paths)
+        _check_loader_settings()
         with IndexLock(self.settings.index_dir):
             ix = self._open(reindex)
             report = IngestReport(index_dir=str(self.settings.index_dir), embedder=ix.embedder.model_id)

@@ -376,3 +376,12 @@ def test_a_new_loader_version_reads_that_types_files_again(tmp_path: Path, monke
     r = Ingestor(settings(index)).run([corpus])
     assert (r.files_indexed, r.files_unchanged) == (n_txt, 24 - n_txt) and n_txt > 0
     assert_consistent(snapshot(index))
+
+
+def test_a_bad_pdf_table_mode_fails_the_run_before_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus, index = tmp_path / "c", tmp_path / "idx"
+    write_corpus(corpus, n=1)
+    monkeypatch.setenv("RAGQA_PDF_TABLES", "bogus")
+    with pytest.raises(UsageError, match=r"Unknown PDF table mode 'bogus' .* Supported: 'ruled'"):
+        Ingestor(settings(index)).run([corpus])
+    assert not (index / "catalog.sqlite").exists()
