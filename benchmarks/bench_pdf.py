@@ -27,7 +27,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import OUT_DIR, dataset_path, header, header_markdown, loadavg_note, markdown_table, write_json
+from common import (
+    OUT_DIR,
+    cached_records,
+    dataset_path,
+    header,
+    header_markdown,
+    loadavg_note,
+    markdown_table,
+    spread_pages,
+    write_json,
+)
 
 from ingest.boilerplate import find_boilerplate, strip_boilerplate
 from ingest.loaders.base import LoadError
@@ -72,7 +82,7 @@ def new_path(path: Path) -> dict[str, Any]:
 def sampled_tables(path: Path, n_pages: int, sample: int) -> dict[str, Any]:
     import pdfplumber
 
-    picks = sorted({round(i * (n_pages - 1) / max(sample - 1, 1)) for i in range(min(sample, n_pages))})
+    picks = spread_pages(n_pages, sample)
     out: dict[str, Any] = {"sampled": len(picks)}
     for mode in ("ruled", "all"):
         out[mode] = {"s": 0.0, "pages_searched": 0, "tables": 0, "rows": 0}
@@ -115,13 +125,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="ignore the cache of earlier runs")
     args = ap.parse_args()
     folders = {"FinanceBench": dataset_path("financebench/pdfs"), "mixed_formats": dataset_path("mixed_formats/pdf")}
-    cached: dict[str, dict[str, Any]] = {}
-    if CACHE.is_file() and not args.fresh:
-        for line in CACHE.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if record.get("sample_pages") == args.sample_pages:
-                cached[record["file"]] = record
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    cached = cached_records(CACHE, fresh=args.fresh, sample_pages=args.sample_pages)
     head = header(["pypdf", "pypdfium2", "pdfplumber"])
     results: dict[str, list[dict[str, Any]]] = {}
     with CACHE.open("a", encoding="utf-8") as cache:

@@ -29,7 +29,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import OUT_DIR, dataset_path, header, header_markdown, loadavg_note, markdown_table, write_json
+from common import (
+    OUT_DIR,
+    cached_records,
+    dataset_path,
+    header,
+    header_markdown,
+    loadavg_note,
+    markdown_table,
+    spread_pages,
+    write_json,
+)
 
 from ingest.loaders.pdf import TABLE_MIN_PATHS, _open, _rule_count
 from ingest.loaders.pdf_geometry import read_layout
@@ -65,7 +75,7 @@ def file_record(path: Path, sample: int) -> dict[str, Any]:
     pages: list[dict[str, Any]] = []
     try:
         n = len(document)
-        picks = sorted({round(i * (n - 1) / max(sample - 1, 1)) for i in range(min(sample, n))})
+        picks = spread_pages(n, sample)
         with pdfplumber.open(path) as plumber:
             for index in picks:
                 page = document[index]
@@ -116,13 +126,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="ignore the cache of earlier runs")
     args = ap.parse_args()
     files = sorted(dataset_path("financebench/pdfs").glob("*.pdf"))[: args.limit]
-    cached: dict[str, dict[str, Any]] = {}
-    if CACHE.is_file() and not args.fresh:
-        for line in CACHE.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            if record.get("sample_pages") == args.sample_pages:
-                cached[record["file"]] = record
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    cached = cached_records(CACHE, fresh=args.fresh, sample_pages=args.sample_pages)
     head = header(["pypdfium2", "pdfplumber", "pdfminer.six"])
     records = []
     with CACHE.open("a", encoding="utf-8") as cache:

@@ -292,6 +292,25 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
     return "\n".join(lines)
 
 
+def spread_pages(n_pages: int, sample: int) -> list[int]:
+    """``sample`` page indexes (0-based) spread evenly from the first page to the last; every
+    page of a document with fewer pages."""
+    return sorted({round(i * (n_pages - 1) / max(sample - 1, 1)) for i in range(min(sample, n_pages))})
+
+
+def cached_records(path: Path, *, fresh: bool, sample_pages: int) -> dict[str, dict[str, Any]]:
+    """The per-file records of an earlier run in the JSONL cache at ``path``, by ``file``: those
+    made with the same ``sample_pages``; none when ``fresh``. Creates the cache's folder."""
+    cached: dict[str, dict[str, Any]] = {}
+    if path.is_file() and not fresh:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if record.get("sample_pages") == sample_pages:
+                cached[record["file"]] = record
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return cached
+
+
 def write_json(name: str, payload: dict[str, Any]) -> Path:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -322,9 +322,10 @@ def _yield_to_the_encoder() -> None:
     """Lower the calling thread's scheduling priority by PRODUCER_NICE (Linux: niceness is per
     thread). The encoder's threads fill every core while the producer parses: at equal priority
     each preemption stalls a whole parallel encoder step, and the encoder lost more time than
-    the producer used (BENCHMARKS.md "Ingest with the ONNX default"). At a lower priority the
-    producer runs in the encoder's gaps, and at full speed whenever the queue runs dry and the
-    encoder waits for it. Elsewhere, or when not permitted, nothing changes."""
+    the producer used (BENCHMARKS.md "PDF tables from PDFium's geometry; the producer thread
+    below the encoder"). At a lower priority the producer runs in the encoder's gaps, and at
+    full speed whenever the queue runs dry and the encoder waits for it. Elsewhere, or when not
+    permitted, nothing changes."""
     if sys.platform != "linux":
         return
     try:
@@ -424,13 +425,12 @@ def resolve_roots(paths: Sequence[Path | str]) -> list[Path]:
 def _check_loader_settings() -> None:
     """A bad loader setting (e.g. $RAGQA_PDF_TABLES) fails the run once, before any file is read,
     rather than every file of its type."""
-    from .loaders import SUPPORTED_EXTENSIONS, file_type_of, loader_options
+    from .loaders import check_loader_options
 
-    for ext in SUPPORTED_EXTENSIONS:
-        try:
-            loader_options(file_type_of(Path(f"x.{ext}")))
-        except ValueError as e:
-            raise UsageError(str(e)) from e
+    try:
+        check_loader_options()
+    except ValueError as e:
+        raise UsageError(str(e)) from e
 
 
 def chunk_file(meta: DocumentMeta, path: Path, *, count_tokens: Callable[[str], int],

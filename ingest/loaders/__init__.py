@@ -33,8 +33,8 @@ _FILE_TYPES = {ext: ext for ext in SUPPORTED_EXTENSIONS} | {"htm": "html", "mark
 _NAMES = {"pdf": "PDF", "docx": ".docx", "pptx": ".pptx", "xlsx": ".xlsx", "csv": "CSV",
           "html": "HTML", "md": "Markdown", "txt": "text file"}  # fmt: skip
 
-__all__ = ["LOADER_VERSIONS", "SUPPORTED_EXTENSIONS", "LoadError", "clean_text", "file_type_of", "load_blocks",
-           "loader_options", "loader_version"]
+__all__ = ["LOADER_VERSIONS", "SUPPORTED_EXTENSIONS", "LoadError", "check_loader_options", "clean_text",
+           "file_type_of", "load_blocks", "loader_options", "loader_version"]
 
 # A loader whose blocks change for the same file bumps its version here: it is part of the
 # fingerprint of that type's documents (ingest.pipeline.document_job), so the next ingest
@@ -58,6 +58,12 @@ def loader_options(file_type: str) -> str:
     from ingest.loaders.pdf import table_mode
 
     return f"tables={table_mode()}"
+
+
+def check_loader_options() -> None:
+    """Raise ValueError for a bad loader setting of any file type (see :func:`loader_options`)."""
+    for file_type in set(_FILE_TYPES.values()):
+        loader_options(file_type)
 
 
 def file_type_of(path: Path) -> str:
