@@ -71,7 +71,7 @@ def check_judge(judge: JudgeSpec, timeout_s: float = 5.0) -> None:
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
         raise JudgeError(f"judge {judge.text} is unreachable at {judge.base_url} ({reason}): start the server "
-                         "(e.g. python -m llama_cpp.server --model MODEL.gguf --port PORT) or fix --judge") from None
+                         "(e.g. python -m rag_app.generators.llama_server --model MODEL.gguf --port PORT) or fix --judge") from None
 
 
 def _auth_headers(judge: JudgeSpec) -> dict[str, str]:

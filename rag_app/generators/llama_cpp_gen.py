@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag_app.generators.llama_loading import open_llama
 from rag_app.generators.messages import to_chat_dicts
 from rag_app.types import GenerationResult, Message, StreamEvent
 
@@ -64,12 +65,12 @@ class LlamaCppGenerator:
                 if not self.model_path.is_file():
                     raise FileNotFoundError(
                         f"GGUF model {self.model_path} does not exist: see `ragqa models list`")
-                self._llama = llama_cpp.Llama(
-                    model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                self._llama = open_llama(
+                    llama_cpp, model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                     chat_format=self.chat_format, seed=self.seed, verbose=False, **self._lora())
             return self._llama
 
-    def _lora(self) -> dict[str, str]:
+    def _lora(self) -> dict[str, Any]:
         """``lora_path`` for llama.cpp after the manifest check (empty without an adapter)."""
         if self.adapter_dir is None:
             return {}

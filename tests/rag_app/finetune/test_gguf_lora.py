@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rag_app.finetune.gguf_lora import convert_adapter, effective_alpha, permute_rows
+from rag_app.generators.llama_loading import open_llama
 
 PROMPT = "<|im_start|>user\nWhich port does the VPN use?<|im_end|>\n<|im_start|>assistant\n"
 
@@ -45,8 +46,8 @@ def smollm2() -> Path:
 def _llama_logits(gguf: Path, ids: list[int], lora: Path | None) -> np.ndarray:
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=256, n_threads=2, verbose=False, logits_all=True,
-                          **({"lora_path": str(lora)} if lora else {}))
+    llm = open_llama(llama_cpp, model_path=str(gguf), n_ctx=256, n_threads=2, verbose=False, logits_all=True,
+                     **({"lora_path": str(lora)} if lora else {}))
     llm.eval(ids)
     out = np.array(llm.scores[llm.n_tokens - 1], dtype=np.float64)
     llm.close()
@@ -84,7 +85,7 @@ def test_llama_cpp_applies_the_converted_adapter_like_peft(smollm2: Path, tmp_pa
 
     import llama_cpp
 
-    vocab_llm = llama_cpp.Llama(model_path=str(smollm2), n_ctx=256, verbose=False, vocab_only=True)
+    vocab_llm = open_llama(llama_cpp, model_path=str(smollm2), n_ctx=256, verbose=False, vocab_only=True)
     ids = vocab_llm.tokenize(PROMPT.encode(), add_bos=False, special=True)
     with torch.no_grad():
         hf_tuned = tuned(torch.tensor([ids])).logits[0, -1].double().numpy()

@@ -74,7 +74,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("llama_server") / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+            [sys.executable, "-m", "rag_app.generators.llama_server", "--model", str(gguf), "--host", "127.0.0.1",
              "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--api_key", SERVER_KEY],
             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
