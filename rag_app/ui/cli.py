@@ -89,8 +89,11 @@ def users_remove(name: Annotated[str, typer.Argument(show_default=False)], index
 
 
 def streamlit_command(port: int, address: str, max_upload_mb: int) -> list[str]:
-    """The ``streamlit run`` command line: headless, usage statistics off."""
+    """The ``streamlit run`` command line: headless, usage statistics off, no file watcher (it
+    would watch the checkout, virtual environment included: an inotify storm for nothing, the page
+    is not edited while it serves)."""
     return [sys.executable, "-m", "streamlit", "run", str(APP_FILE), "--server.headless", "true",
+            "--server.fileWatcherType", "none",
             "--browser.gatherUsageStats", "false", "--server.port", str(port), "--server.address", address,
             "--server.maxUploadSize", str(max_upload_mb), "--global.developmentMode", "false",
             "--client.toolbarMode", "viewer"]

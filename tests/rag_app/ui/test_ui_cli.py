@@ -43,7 +43,7 @@ def test_ui_runs_the_page_headless_with_usage_stats_off() -> None:
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == str(APP_FILE) and APP_FILE.is_file()
     joined = " ".join(cmd)
     assert "--server.headless true" in joined and "--browser.gatherUsageStats false" in joined
-    assert "--server.maxUploadSize 50" in joined
+    assert "--server.maxUploadSize 50" in joined and "--server.fileWatcherType none" in joined
 
 
 def test_streamlit_run_from_the_checkout_is_headless_with_usage_stats_off() -> None:
@@ -52,3 +52,4 @@ def test_streamlit_run_from_the_checkout_is_headless_with_usage_stats_off() -> N
     config = tomllib.loads((APP_FILE.parent / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["server"]["headless"] is True and config["browser"]["gatherUsageStats"] is False
     assert config["server"]["maxUploadSize"] == 50  # the page's own default limit (rag_app.ui.config)
+    assert config["server"]["fileWatcherType"] == "none"
