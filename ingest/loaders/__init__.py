@@ -39,8 +39,10 @@ __all__ = ["LOADER_VERSIONS", "SUPPORTED_EXTENSIONS", "LoadError", "check_loader
 # A loader whose blocks change for the same file bumps its version here: it is part of the
 # fingerprint of that type's documents (ingest.pipeline.document_job), so the next ingest
 # re-reads them; other types keep their fingerprints. pdf 2: period tables as rows (issue #14);
-# pdf 3: tables read from PDFium's characters and edges (words split at the glyphs' spaces).
-LOADER_VERSIONS: dict[str, int] = {"pdf": 3}
+# pdf 3: tables read from PDFium's characters and edges (words split at the glyphs' spaces);
+# pdf 4: the column groups of a period header ("Assets | Capital Expenditures" over repeated
+# years) as one table each.
+LOADER_VERSIONS: dict[str, int] = {"pdf": 4}
 
 
 def loader_version(file_type: str) -> int:

@@ -49,11 +49,12 @@ from typing import Any, Literal
 from ingest.boilerplate import find_boilerplate, strip_boilerplate
 from ingest.doc_context import running_lines
 from ingest.loaders.base import LoadError, make_block
-from ingest.loaders.pdf_geometry import read_layout
+from ingest.loaders.column_groups import column_group_titles
+from ingest.loaders.pdf_geometry import PageLayout, read_layout
 from ingest.loaders.pdf_tables import PdfTable, find_tables
 from ingest.loaders.sheet import _merge_header, rows_to_blocks
 from ingest.loaders.tables import CELL_SEPARATOR, table_blocks
-from ingest.loaders.text_tables import TextTable, split_text_tables
+from ingest.loaders.text_tables import TextTable, TitleFinder, split_text_tables
 from ingest.types import Block, DocumentHints
 
 log = logging.getLogger(__name__)
@@ -224,12 +225,41 @@ def _page_lines(page: Any, box: tuple[float, float, float, float] | None = None)
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
+class _GroupTitles:
+    """A page's :data:`TitleFinder`: the page's word boxes are read on the first grouped header
+    (~0.05 s; most pages have none), from ``layout`` when the page was already read."""
+
+    def __init__(self, document: Any, number: int, layout: PageLayout | None = None) -> None:
+        self._document, self._number, self._layout = document, number, layout
+        self._words: list[dict[str, Any]] | None = None
+
+    def __call__(self, title_line: str, header_line: str, groups: tuple[int, ...]) -> tuple[str, ...] | None:
+        if self._words is None:
+            self._words = self._read_words()
+        return column_group_titles(self._words, title_line, header_line, groups)
+
+    def _read_words(self) -> list[dict[str, Any]]:
+        try:
+            if self._layout is not None:
+                return self._layout.extract_words()
+            page = self._document[self._number - 1]
+            try:
+                return read_layout(page).extract_words()
+            finally:
+                page.close()
+        except Exception as e:  # the groups' titles then come from the text alone
+            log.warning("page %d: word boxes unreadable: %s: %s", self._number, type(e).__name__, e)
+            return []
+
+
 def _text_blocks(
-    lines: list[str], boilerplate: frozenset[str], page: int, *, tables: bool, region: int = 0
+    lines: list[str], boilerplate: frozenset[str], page: int, *, tables: bool, region: int = 0,
+    titles: TitleFinder | None = None,
 ) -> Iterator[Block]:
-    """Paragraphs of the page's text; with ``tables``, its period tables as header-keyed rows."""
+    """Paragraphs of the page's text; with ``tables``, its period tables as header-keyed rows
+    (``titles`` names the column groups of a grouped header)."""
     kept = strip_boilerplate(lines, boilerplate)
-    segments = split_text_tables(kept) if tables else iter([kept])
+    segments = split_text_tables(kept, titles) if tables else iter([kept])
     for n, segment in enumerate(segments):
         if isinstance(segment, TextTable):
             yield from _period_table_blocks(segment, page, f"p{page}-r{region}-x{n}")
@@ -282,13 +312,16 @@ def _page_blocks(path: Path, document: Any, number: int, lines: list[str], boile
     """Blocks of a page searched for tables: its tables, and the text around them in reading order."""
     page = document[number - 1]
     try:
+        layout = None
         try:
-            found = find_tables(read_layout(page))
+            layout = read_layout(page)
+            found = find_tables(layout)
         except Exception as e:  # a table finder failure costs the tables, not the text
             log.warning("%s: page %d: table extraction failed: %s: %s", path, number, type(e).__name__, e)
             found = []
+        titles = _GroupTitles(document, number, layout)
         if not found:
-            yield from _text_blocks(lines, boilerplate, number, tables=True)
+            yield from _text_blocks(lines, boilerplate, number, tables=True, titles=titles)
             return
         left, bottom, right, top = page.get_mediabox()
         n_tables = 0
@@ -300,7 +333,8 @@ def _page_blocks(path: Path, document: Any, number: int, lines: list[str], boile
             x0, y0, x1, y1 = region
             # inset: PDFium returns every character that touches the box
             box = (left + x0 + 1, bottom + y0 + 1, left + x1 - 1, bottom + y1 - 1)
-            yield from _text_blocks(_page_lines(page, box), boilerplate, number, tables=True, region=n_region)
+            yield from _text_blocks(_page_lines(page, box), boilerplate, number, tables=True, region=n_region,
+                                    titles=titles)
     finally:
         page.close()
 
@@ -338,7 +372,8 @@ def load_pdf(path: Path, *, tables: str | None = None) -> Iterator[Block]:
             if number in candidates:
                 blocks = _page_blocks(path, document, number, lines, boilerplate)
             else:
-                blocks = _text_blocks(lines, boilerplate, number, tables=mode != "off")
+                blocks = _text_blocks(lines, boilerplate, number, tables=mode != "off",
+                                      titles=_GroupTitles(document, number))
             for block in blocks:
                 yield block if found_text else replace(block, document=hints)
                 found_text = True

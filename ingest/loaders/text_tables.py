@@ -16,6 +16,17 @@ the spreadsheet loader renders them (:mod:`ingest.loaders.tables`)::
 
     Cash Flows from Investing Activities: Purchases of property, plant and equipment (PP&E) | 2018: (1,577) | 2017: (1,373) | 2016: (1,420)
 
+A header may repeat its periods for measures printed side by side ("Assets / Depreciation &
+Amortization / Capital Expenditures" over "(Millions) 2018 2017 2016 2018 2017 2016 2018 2017
+2016"): the line above names the groups, and which words name which group is read from the page
+by a *title finder* (:mod:`ingest.loaders.column_groups`; without one, a title line of exactly one
+word a group). Each group becomes its own table, its title last in the heading path::
+
+    heading path: Business Segment Information > Capital Expenditures
+    row:          Capital Expenditures: Total Company | 2018: $1,577 | 2017: $1,373 | 2016: $1,420
+
+A header whose periods repeat without a title line for them stays text.
+
 One PDFium line may hold two rows ("Depreciation and amortization 1,488 1,544 1,474 Company
 pension ... (370) (967) (383)"): a line is split into label + values runs, and is a row line only
 when every run of values has the header's width. Any other line ends the table; a table needs at
@@ -25,13 +36,14 @@ least ``MIN_ROWS`` rows, else its lines stay text. Pure text work: no page geome
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 
 from ingest.loaders.tables import CELL_SEPARATOR
 
 MIN_ROWS = 2
-MIN_COLUMNS, MAX_COLUMNS = 2, 8
+MIN_COLUMNS, MAX_COLUMNS = 2, 8  # periods of one group
+MAX_GROUPS = 6  # measures side by side under one header line
 MAX_SECTION_WORDS = 16  # a longer line without values is prose: it ends the table
 MAX_GAP_LINES = 3  # this many lines in a row without values end the table
 MAX_HEADER_LABEL_WORDS = 8
@@ -43,14 +55,26 @@ _DATE_HEADER = re.compile(r"^(?:[A-Z][a-z]{2,8}\.? \d{1,2}, (?:19|20)\d\d\s*){2,
 # a value cell: 1,577 / (1,577) / -3.5 / 37.2% / $12 / — (nil)
 _VALUE = re.compile(r"^\(?[-−]?[$€£¥]?\d[\d,]*(?:\.\d+)?\)?%?\)?$|^[—–-]$")
 _CURRENCY = frozenset("$€£¥")
+_MONTH = re.compile(r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?$")
 
 
 @dataclass(frozen=True)
 class Header:
-    """A period header: its leading label ("(Millions)", "" when none) and its column names."""
+    """A period header: its leading label ("(Millions)", "" when none), its column names and,
+    for measures side by side, how many of the columns each group has (``()``: one group)."""
 
     label: str
     periods: tuple[str, ...]
+    groups: tuple[int, ...] = ()
+
+    def group(self, g: int) -> tuple[int, int]:
+        """[start, end) of group ``g``'s columns."""
+        start = sum(self.groups[:g])
+        return start, start + (self.groups[g] if self.groups else len(self.periods))
+
+
+# (title line, header line, columns of each group) -> each group's title, or None
+TitleFinder = Callable[[str, str, tuple[int, ...]], tuple[str, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -72,18 +96,38 @@ def parse_header(line: str) -> Header | None:
     """The period header ``line`` is, or None: ``"(Millions) 2018 2017 2016"`` -> 3 periods."""
     text = " ".join(line.split())
     if _DATE_HEADER.match(text):
-        periods = tuple(m.group(0) for m in _DATE_PERIOD.finditer(text))
-        return Header("", periods)
+        return _grouped("", tuple(m.group(0) for m in _DATE_PERIOD.finditer(text)))
     words = text.split(" ")
     n = 0
     while n < len(words) and _YEAR.match(words[len(words) - 1 - n]):
         n += 1
     label = words[: len(words) - n]
-    if not MIN_COLUMNS <= n <= MAX_COLUMNS or len(label) > MAX_HEADER_LABEL_WORDS:
+    if len(label) > MAX_HEADER_LABEL_WORDS:
         return None
-    if any(_VALUE.match(w) for w in label):  # "Total 1,200 2018 2017": a row, not a header
+    if _has_value(label):  # "Total 1,200 2018 2017": a row, not a header
         return None
-    return Header(" ".join(label), tuple(w.rstrip(",:") for w in words[len(words) - n :]))
+    return _grouped(" ".join(label), tuple(w.rstrip(",:") for w in words[len(words) - n :]))
+
+
+def _has_value(words: Sequence[str]) -> bool:
+    """Whether a value cell is among ``words`` (the day of "December 31," is not one)."""
+    return any(_VALUE.match(w) and not (k and _MONTH.match(words[k - 1])) for k, w in enumerate(words))
+
+
+def _grouped(label: str, periods: tuple[str, ...]) -> Header | None:
+    """The header of ``periods``: distinct ones, or runs of distinct periods side by side, a new
+    group where a period repeats ("2018 2017 2016 2018 2017": groups of 3 and 2); None when
+    there are too few or too many."""
+    runs: list[list[str]] = []
+    for p in periods:
+        if not runs or p in runs[-1]:
+            runs.append([])
+        runs[-1].append(p)
+    if len(runs) <= 1:
+        return Header(label, periods) if MIN_COLUMNS <= len(periods) <= MAX_COLUMNS else None
+    if len(runs) > MAX_GROUPS or any(len(r) > MAX_COLUMNS for r in runs):
+        return None
+    return Header(label, periods, tuple(len(r) for r in runs))
 
 
 def _tokens(line: str) -> list[str]:
@@ -142,7 +186,7 @@ def _is_section(line: str) -> bool:
     return (
         0 < len(words) <= MAX_SECTION_WORDS
         and not line.rstrip().endswith(".")  # a sentence: prose under the table
-        and not any(_VALUE.match(w) for w in words)
+        and not _has_value(words)
         and any(c.isalpha() for c in line)
     )
 
@@ -179,9 +223,13 @@ class _Sections:
         return section, label
 
 
-def _read_table(lines: Sequence[str], start: int, header: Header) -> tuple[TextTable | None, int]:
-    """The table under the header at ``lines[start]``, and the index of the first line after it."""
-    rows: list[str] = []
+_Row = tuple[str, str, tuple[str, ...]]  # (section, label, values)
+
+
+def _read_rows(lines: Sequence[str], start: int, header: Header) -> tuple[list[_Row], int]:
+    """The rows under the header at ``lines[start]`` (fewer than ``MIN_ROWS``: no table), and the
+    index of the first line after them."""
+    rows: list[_Row] = []
     sections = _Sections()
     i = start + 1
     end = i  # one past the last row line: trailing lines without values stay text
@@ -197,7 +245,7 @@ def _read_table(lines: Sequence[str], start: int, header: Header) -> tuple[TextT
             for label, values in parsed:
                 section, label = sections.key_for(label)
                 if label:
-                    rows.append(render_row(section, label, header, values))
+                    rows.append((section, label, values))
             end = i + 1
         elif _is_section(line):
             sections.note(line)
@@ -205,8 +253,30 @@ def _read_table(lines: Sequence[str], start: int, header: Header) -> tuple[TextT
             break
         i += 1
     if len(rows) < MIN_ROWS:
-        return None, start + 1
-    return TextTable(header, tuple(rows)), end
+        return [], start + 1
+    return rows, end
+
+
+def _tables(header: Header, rows: Sequence[_Row], title: tuple[str, ...],
+            group_titles: Sequence[str]) -> Iterator[TextTable]:
+    """One table a group: its slice of each row's values, its title last in the heading path and
+    first in each row's key (a value means nothing without its measure: "Capital Expenditures:
+    Safety and Graphics | 2018: 210")."""
+    for g in range(max(1, len(header.groups))):
+        a, b = header.group(g)
+        one = Header(header.label, header.periods[a:b])
+        measure = group_titles[g] if header.groups else ""
+        rendered = tuple(render_row(_joined(measure, s), label, one, values[a:b]) for s, label, values in rows)
+        yield TextTable(one, rendered, (*title, group_titles[g]) if header.groups else title)
+
+
+def _joined(measure: str, section: str) -> str:
+    return f"{measure}: {section}" if measure and section else measure or section
+
+
+def _word_titles(title_line: str, groups: int) -> tuple[str, ...] | None:
+    words = title_line.split()
+    return tuple(words) if len(words) == groups else None
 
 
 def _title(above: Sequence[str]) -> tuple[str, ...]:
@@ -222,21 +292,43 @@ def _title(above: Sequence[str]) -> tuple[str, ...]:
     return tuple(reversed(out))
 
 
-def split_text_tables(lines: Sequence[str]) -> Iterator[Segment]:
-    """``lines`` as text runs (lists of lines) and the period tables between them, in order."""
+def _group_titles(header: Header, text: list[str], header_line: str,
+                  finder: TitleFinder | None) -> tuple[str, ...] | None:
+    """The titles of a grouped header's groups from the last line of ``text``; () for one group."""
+    if not header.groups:
+        return ()
+    line = next((x for x in reversed(text) if x.strip()), None)
+    if line is None or not _is_section(line):
+        return None
+    found = finder(line, header_line, header.groups) if finder else None
+    return found or _word_titles(line, len(header.groups))
+
+
+def split_text_tables(lines: Sequence[str], titles: TitleFinder | None = None) -> Iterator[Segment]:
+    """``lines`` as text runs (lists of lines) and the period tables between them, in order;
+    ``titles`` places the titles of a header's column groups (see the module's docstring)."""
     text: list[str] = []
+    # the title of the table just ended: a grouped table right under it (only its title line
+    # between them) continues the same statement
+    last_title: tuple[str, ...] = ()
     i = 0
     while i < len(lines):
         header = parse_header(lines[i]) if lines[i].strip() else None
-        table, after = _read_table(lines, i, header) if header is not None else (None, i + 1)
-        if table is None:
+        names = _group_titles(header, text, lines[i], titles) if header is not None else None
+        rows, after = _read_rows(lines, i, header) if header is not None and names is not None else ([], i + 1)
+        if not rows or header is None or names is None:
             text.append(lines[i])
             i += 1
             continue
+        if names:  # the title line names the groups: not text
+            while text and not text[-1].strip():
+                text.pop()
+            text.pop()
+        title = _title(text) if any(x.strip() for x in text) or not names else last_title
         if text:
             yield text
-        yield replace(table, title=_title(text))
-        text = []
+        yield from _tables(header, rows, title, names)
+        last_title, text = title, []
         i = after
     if text:
         yield text

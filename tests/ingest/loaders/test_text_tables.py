@@ -112,3 +112,100 @@ def test_3m_2018_cash_flow_capex_row() -> None:
         "Cash Flows from Investing Activities: Purchases of property, plant and equipment (PP&E)"
         " | 2018: (1,577) | 2017: (1,373) | 2016: (1,420)"
     ]
+
+
+SEGMENTS = """Business Segment Information
+Net Sales Operating Income
+(Millions) 2018 2017 2016 2018 2017 2016
+Industrial $ 12,267 $ 11,866 $ 11,217 $ 2,737 $ 2,490 $ 2,528
+Total Company $ 32,765 $ 31,657 $ 30,109 $ 7,207 $ 7,692 $ 7,027
+Assets Depreciation & Amortization Capital Expenditures
+(Millions) 2018 2017 2016 2018 2017 2016 2018 2017 2016
+Industrial $ 9,855 $ 9,895 $ 9,140 $ 376 $ 432 $ 407 $ 454 $ 381 $ 360
+Total Company $ 36,500 $ 37,987 $ 32,906 $ 1,488 $ 1,544 $ 1,474 $ 1,577 $ 1,373 $ 1,420
+Corporate and unallocated operating income includes a variety of miscellaneous items."""
+
+GROUP_TITLES = {"Net Sales Operating Income": ("Net Sales", "Operating Income"),
+                "Assets Depreciation & Amortization Capital Expenditures":
+                    ("Assets", "Depreciation & Amortization", "Capital Expenditures")}
+
+
+def _titles(title_line: str, header_line: str, groups: tuple[int, ...]) -> tuple[str, ...] | None:
+    found = GROUP_TITLES.get(title_line)
+    return found if found is not None and len(found) == len(groups) else None
+
+
+def test_headers_that_repeat_their_periods_have_groups() -> None:
+    assert parse_header("(Millions) 2018 2017 2016 2018 2017 2016 2018 2017 2016") == Header(
+        "(Millions)", ("2018", "2017", "2016") * 3, (3, 3, 3))
+    assert parse_header("2022 2021 2022 2021") == Header("", ("2022", "2021") * 2, (2, 2))
+    assert parse_header("2018 2017 2016 2018 2017") == Header("", ("2018", "2017", "2016", "2018", "2017"), (3, 2))
+    assert parse_header(" ".join(["2018", "2017"] * 7)) is None  # more groups than MAX_GROUPS
+
+
+def test_each_column_group_becomes_a_table_titled_by_its_measure() -> None:
+    tables = [s for s in split_text_tables(SEGMENTS.split("\n"), _titles) if isinstance(s, TextTable)]
+    assert [t.title for t in tables] == [
+        ("Business Segment Information", "Net Sales"), ("Business Segment Information", "Operating Income"),
+        ("Business Segment Information", "Assets"), ("Business Segment Information", "Depreciation & Amortization"),
+        ("Business Segment Information", "Capital Expenditures"),
+    ]
+    assert tables[-1].header == Header("(Millions)", ("2018", "2017", "2016"))
+    assert tables[-1].rows[-1] == "Capital Expenditures: Total Company | 2018: $1,577 | 2017: $1,373 | 2016: $1,420"
+    assert tables[1].rows[0] == "Operating Income: Industrial | 2018: $2,737 | 2017: $2,490 | 2016: $2,528"
+    text = [s for s in split_text_tables(SEGMENTS.split("\n"), _titles) if not isinstance(s, TextTable)]
+    assert not any("Capital Expenditures" in line for seg in text for line in seg)  # the titles are headings
+
+
+def test_grouped_header_without_placeable_titles_stays_text() -> None:
+    lines = SEGMENTS.split("\n")
+    assert _tables(lines[5:9]) == []  # four-word title line, three groups, no finder: not guessed
+    two = ["Sales Assets", "2018 2017 2018 2017", "Industrial 1 2 3 4", "Consumer 5 6 7 8"]
+    assert [(t.title, t.rows[0]) for t in _tables(two)] == [
+        (("Sales",), "Sales: Industrial | 2018: 1 | 2017: 2"), (("Assets",), "Assets: Industrial | 2018: 3 | 2017: 4")]
+
+
+def test_pdf_column_groups_are_placed_from_the_page(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "segments.pdf"
+    groups = {"Assets": 180, "Depreciation & Amortization": 330, "Capital Expenditures": 480}  # left x, points
+    rows = [("(Millions)", ["2018", "2017", "2016"] * 3),
+            ("Industrial", ["9,855", "9,895", "9,140", "376", "432", "407", "454", "381", "360"]),
+            ("Total Company", ["36,500", "37,987", "32,906", "1,488", "1,544", "1,474", "1,577", "1,373", "1,420"])]
+    c = canvas.Canvas(str(path))
+    c.drawString(40, 760, "Business Segment Information")
+    for title, x in groups.items():  # centred over its three columns, drawn left to right as a filing does
+        c.drawCentredString(x + 60, 740, title)
+    for r, (label, values) in enumerate(rows):
+        c.drawString(40, 724 - 16 * r, label)
+        for k, value in enumerate(values):
+            c.drawRightString(list(groups.values())[k // 3] + 40 * (k % 3) + 35, 724 - 16 * r, value)
+    c.showPage()
+    c.save()
+    blocks = [b for b in load_pdf(path) if b.kind == "table_row"]
+    capex = [b for b in blocks if b.heading_path[-1:] == ("Capital Expenditures",)]
+    assert [b.text for b in capex] == ["Capital Expenditures: Industrial | 2018: 454 | 2017: 381 | 2016: 360",
+                                       "Capital Expenditures: Total Company | 2018: 1,577 | 2017: 1,373 | 2016: 1,420"]
+    assert {b.heading_path for b in blocks} == {("Business Segment Information", t) for t in
+                                                ("Assets", "Depreciation & Amortization", "Capital Expenditures")}
+
+
+def test_3m_2018_segment_capex_is_its_own_table() -> None:
+    path = FINANCEBENCH / "3M_2018_10K.pdf"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (see ../shared/datasets/README.md)")
+    rows = [b for b in load_pdf(path) if b.kind == "table_row" and b.page == 126]
+    capex = [b.text for b in rows if b.heading_path[-1:] == ("Capital Expenditures",)]
+    assert "Capital Expenditures: Total Company | 2018: $1,577 | 2017: $1,373 | 2016: $1,420" in capex
+    sales = [b.text for b in rows if b.heading_path[-1:] == ("Net Sales",)]
+    assert "Net Sales: Total Company | 2018: $32,765 | 2017: $31,657 | 2016: $30,109" in sales
+    uneven = [b for b in load_pdf(path) if b.kind == "table_row" and b.page == 39]  # 3 + 3 + 2 years
+    assert [b.text for b in uneven if b.heading_path and b.heading_path[-1].startswith("Capital Spending")
+            and "Total Company" in b.text] == ["Capital Spending: Total Company | 2018: $1,577 | 2017: $1,373 | 2016: $1,420"]
+
+
+def test_a_date_in_the_header_label_is_not_a_value() -> None:
+    assert parse_header("Years Ended December 31, 2022 2021 2020") == Header(
+        "Years Ended December 31,", ("2022", "2021", "2020"))
+    assert parse_header("At Dec. 31, 2022 2021 2022 2021") == Header("At Dec. 31,", ("2022", "2021") * 2, (2, 2))
