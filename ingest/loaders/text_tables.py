@@ -193,7 +193,7 @@ def _is_section(line: str) -> bool:
 
 def render_row(section: str, label: str, header: Header, values: Sequence[str]) -> str:
     """``"Section: Label | 2018: (1,577) | 2017: ..."``; a nil value ("—") is shown as given."""
-    first = f"{section}: {label}" if section else label
+    first = f"{section.rstrip(':')}: {label}" if section else label  # "Revenue from ...:" ends in one
     cells = [f"{period}: {value}" for period, value in zip(header.periods, values, strict=True)]
     return CELL_SEPARATOR.join([first, *cells])
 

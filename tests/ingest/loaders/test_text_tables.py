@@ -209,3 +209,10 @@ def test_a_date_in_the_header_label_is_not_a_value() -> None:
     assert parse_header("Years Ended December 31, 2022 2021 2020") == Header(
         "Years Ended December 31,", ("2022", "2021", "2020"))
     assert parse_header("At Dec. 31, 2022 2021 2022 2021") == Header("At Dec. 31,", ("2022", "2021") * 2, (2, 2))
+
+
+def test_a_section_ending_in_a_colon_keys_its_rows_once() -> None:
+    lines = ["2022 2021", "Revenue from contracts with customers:", "U.S. customers $17,144 $16,110",
+             "Non-U.S. customers 6,018 5,942"]
+    (table,) = _tables(lines)
+    assert table.rows[0] == "Revenue from contracts with customers: U.S. customers | 2022: $17,144 | 2021: $16,110"
