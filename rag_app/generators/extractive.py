@@ -90,6 +90,14 @@ def is_table_row(text: str) -> bool:
     return CELL_SEPARATOR in text and ": " in text
 
 
+def is_total_row(text: str) -> bool:
+    """A table row whose label is a total ("Capital Spending: Total Company | 2018: $1,577")."""
+    if not is_table_row(text):
+        return False
+    label = text.split(CELL_SEPARATOR, 1)[0].rsplit(": ", 1)[-1]
+    return label.lower().startswith("total")
+
+
 def is_fragment(text: str, ja: bool) -> bool:
     """True for what is never quoted as an answer: a table's header row alone ("Plan | Price"), and
     a short line without final punctuation (a heading, a label, a title) that is not a table row."""
@@ -202,6 +210,7 @@ def score_sentences(
     synonyms: Sequence[tuple[str, ...]] = (),
     headings: Mapping[int, str] | None = None,
     line_item_weight: float = 1.0,
+    total_row_weight: float = 1.0,
 ) -> list[ScoredSentence]:
     """Every candidate sentence of ``contexts`` ((block number, text) pairs, best block first)
     scored against ``question``; best first. For a question that asks for a quantity
@@ -211,11 +220,14 @@ def score_sentences(
     statement a row belongs to) and is quoted with only the cells of the years asked about. A
     row whose label names the question's line item (a phrase of ``synonyms``) in the asked years
     (``retrieval.line_items.names_line_item``) scores ``line_item_weight`` x as much when the
-    question asks for an amount (``asks_for_value``; "What drove ..." is answered by prose)."""
+    question asks for an amount (``asks_for_value``; "What drove ..." is answered by prose); so
+    does a total row (``is_total_row``) by ``total_row_weight``: asked for a company's amount, the
+    total answers, not its parts (a row naming an asked part matches more of the question)."""
     question = normalise_periods(question)
     q_terms = terms(question)
     years = question_years(question)
-    phrases = [p for g in synonyms for p in g] if asks_for_value(question) else []
+    value_asked = asks_for_value(question)
+    phrases = [p for g in synonyms for p in g] if value_asked else []
     raw = candidate_sentences(contexts, skip_injections=skip_injections)
     item_rows = {(n, i) for n, i, text in raw if names_line_item(text, phrases, years)}
     cands = [(n, i, focus_row(text, years)) for n, i, text in raw]
@@ -246,6 +258,8 @@ def score_sentences(
             score *= no_number_weight
         if (n, index) in item_rows:
             score *= line_item_weight
+        if value_asked and is_total_row(text):
+            score *= total_row_weight
         scored.append(
             ScoredSentence(n=n, index=index, text=text, coverage=coverage, score=score, lang=s_lang)
         )
@@ -344,6 +358,9 @@ class ExtractiveGenerator:
     # plant and equipment | 2018: (1,577)" for FY2018 capex) holds the value; prose about the same
     # item ("63 % of capital spending was in the United States") scores as high on terms
     line_item_weight: float = 1.5
+    # asked for an amount, the table's total row over its parts ("Capital Spending: Total Company"
+    # over "Capital Spending: United States" for "3M's FY2018 capital expenditure")
+    total_row_weight: float = 1.25
 
     def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str,
                 synonyms: Sequence[tuple[str, ...]] = (), headings: Mapping[int, str] | None = None) -> list[str]:
@@ -352,7 +369,7 @@ class ExtractiveGenerator:
         scored = score_sentences(
             question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections,
             no_number_weight=self.no_number_weight, synonyms=synonyms, headings=headings,
-            line_item_weight=self.line_item_weight,
+            line_item_weight=self.line_item_weight, total_row_weight=self.total_row_weight,
         )
         chosen = select_sentences(
             scored, max_sentences=self.max_sentences, min_coverage=self.min_coverage, relative=self.relative

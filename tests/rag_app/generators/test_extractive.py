@@ -454,3 +454,21 @@ def test_a_why_question_is_not_answered_by_the_row() -> None:
                 (2, "Purchases of property, plant and equipment (PP&E) | 2018: (1,577) | 2017: (1,373)")]
     groups = load_synonyms("finance").matched_groups(question)
     assert score_sentences(question, contexts, "en", synonyms=groups, line_item_weight=1.5)[0].n == 1
+
+
+def test_asked_for_a_company_amount_the_total_row_answers_not_a_part() -> None:
+    from rag_app.generators.extractive import is_total_row, score_sentences
+
+    # the 3M 2018 10-K's geographic table, one measure of it; the rows as the PDF loader keys them
+    rows = ["Capital Spending: United States | 2018: $994 | 2017: $852",
+            "Capital Spending: Asia Pacific | 2018: 238 | 2017: 209",
+            "Capital Spending: Total Company | 2018: $1,577 | 2017: $1,373"]
+    assert [is_total_row(r) for r in rows] == [False, False, True]
+    assert not is_total_row("Total revenue grew in 2018.")  # prose, not a row
+    contexts = [(1, "\n".join(rows))]
+    weight = ExtractiveGenerator().total_row_weight
+    question = "What was 3M's capital spending in FY2018?"
+    assert score_sentences(question, contexts, "en", total_row_weight=weight)[0].text.startswith(
+        "Capital Spending: Total Company")
+    assert score_sentences("What was 3M's capital spending in Asia Pacific in FY2018?", contexts, "en",
+                           total_row_weight=weight)[0].text.startswith("Capital Spending: Asia Pacific")
