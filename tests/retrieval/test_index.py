@@ -5,6 +5,7 @@ answer side reads, and many threads searching one reader while another thread in
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,16 @@ def run_threads(target: Callable[[], None], n: int) -> None:
     assert not any(t.is_alive() for t in threads)
 
 
+def _wait_for_searches_at(generations: int, seen: set[int], timeout_s: float = 60.0) -> None:
+    """Until the searches have run at ``generations`` distinct catalog generations: on a busy
+    machine one search can outlast a whole ingest batch, and the next batch would move the
+    generation past it unseen."""
+    deadline = time.monotonic() + timeout_s
+    while len(seen) < generations:
+        assert time.monotonic() < deadline, f"searches ran at {sorted(seen)} only, after {timeout_s} s"
+        time.sleep(0.01)
+
+
 def test_eight_searchers_and_an_ingest_share_one_reader(tmp_path: Path) -> None:
     """8 threads search one reader (hybrid, dense, BM25; callers in different groups) while another
     thread ingests three more batches, each moving the catalog generation. No search fails or
@@ -182,6 +193,7 @@ def test_eight_searchers_and_an_ingest_share_one_reader(tmp_path: Path) -> None:
                                                 f"Zebra {batch} {j}: zebra travel budget") for j in range(4)])
                 report = Ingestor(index_settings(tmp_path)).run([tmp_path / "docs"])
                 assert report.files_failed == [], report.files_failed
+                _wait_for_searches_at(batch + 2, seen)  # the next batch waits for one at this generation
         except BaseException as e:
             errors.append(e)
 
