@@ -7,9 +7,12 @@ repeated for each, and the measures' names on the line above::
     (Millions)    2018    2017    2016    2018    2017    2016           2018    2017    2016
 
 As text that line is "Assets Depreciation & Amortization Capital Expenditures": which words name
-which group is a matter of position. Here the year words of the header are cut into the groups
-(``k`` runs of equal length) and each word of the title line goes to the group whose columns it
-stands over (nearest by horizontal centre, in page points). Pure geometry on word boxes.
+which group is a matter of position. Here the year words at the end of the header line are cut
+into the groups (runs of the given lengths), the title lines right above it (up to
+``MAX_TITLE_ROWS``, prose beside the table left out) are cut into phrases at wide gaps, and each
+phrase goes to every group whose columns it overlaps, else to the nearest by horizontal centre
+(page points). Pure geometry on word boxes: ``printed_lines`` once a page, then
+``column_group_titles`` for each grouped header on it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ Word = Mapping[str, Any]  # pdfplumber's word: "text", "x0", "x1", "top", "botto
 Span = tuple[float, float]  # (left, right), points
 
 
-def _lines(words: Sequence[Word]) -> list[list[Word]]:
-    """``words`` as printed lines, top to bottom, each left to right."""
+def printed_lines(words: Sequence[Word]) -> list[list[Word]]:
+    """A page's ``words`` as printed lines, top to bottom, each left to right."""
     lines: list[list[Word]] = []
     for w in sorted(words, key=lambda w: (w["top"], w["x0"])):
         if lines and abs(lines[-1][0]["top"] - w["top"]) < LINE_TOLERANCE:
@@ -108,13 +111,12 @@ def _same_tail(a: str, b: str) -> bool:
     return bool(a and b) and (a.endswith(b) or b.endswith(a))
 
 
-def column_group_titles(words: Sequence[Word], title_line: str, header_line: str,
+def column_group_titles(lines: Sequence[Sequence[Word]], title_line: str, header_line: str,
                         groups: Sequence[int]) -> tuple[str, ...] | None:
     """The titles of the column groups (``groups``: columns each) of the header line
     ``header_line`` (its last words are the periods) whose titles' last printed line reads
-    ``title_line``, found among the page's ``words``; None when no such lines are printed one
-    above the other or the titles do not fall into the groups."""
-    lines = _lines(words)
+    ``title_line``, found among the page's ``lines`` (``printed_lines``); None when no such lines
+    are printed one above the other or the titles do not fall into the groups."""
     n = sum(groups)
     periods = [_norm(w) for w in header_line.split()[-n:]]
     for i, line in enumerate(lines):

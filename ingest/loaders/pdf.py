@@ -49,7 +49,7 @@ from typing import Any, Literal
 from ingest.boilerplate import find_boilerplate, strip_boilerplate
 from ingest.doc_context import running_lines
 from ingest.loaders.base import LoadError, make_block
-from ingest.loaders.column_groups import column_group_titles
+from ingest.loaders.column_groups import Word, column_group_titles, printed_lines
 from ingest.loaders.pdf_geometry import PageLayout, read_layout
 from ingest.loaders.pdf_tables import PdfTable, find_tables
 from ingest.loaders.sheet import _merge_header, rows_to_blocks
@@ -227,16 +227,16 @@ def _page_lines(page: Any, box: tuple[float, float, float, float] | None = None)
 
 class _GroupTitles:
     """A page's :data:`TitleFinder`: the page's word boxes are read on the first grouped header
-    (~0.05 s; most pages have none), from ``layout`` when the page was already read."""
+    (~0.05-0.1 s; most pages have none), from ``layout`` when the page was already read."""
 
     def __init__(self, document: Any, number: int, layout: PageLayout | None = None) -> None:
         self._document, self._number, self._layout = document, number, layout
-        self._words: list[dict[str, Any]] | None = None
+        self._lines: list[list[Word]] | None = None
 
     def __call__(self, title_line: str, header_line: str, groups: tuple[int, ...]) -> tuple[str, ...] | None:
-        if self._words is None:
-            self._words = self._read_words()
-        return column_group_titles(self._words, title_line, header_line, groups)
+        if self._lines is None:
+            self._lines = printed_lines(self._read_words())
+        return column_group_titles(self._lines, title_line, header_line, groups)
 
     def _read_words(self) -> list[dict[str, Any]]:
         try:

@@ -314,8 +314,9 @@ def split_text_tables(lines: Sequence[str], titles: TitleFinder | None = None) -
     i = 0
     while i < len(lines):
         header = parse_header(lines[i]) if lines[i].strip() else None
-        names = _group_titles(header, text, lines[i], titles) if header is not None else None
-        rows, after = _read_rows(lines, i, header) if header is not None and names is not None else ([], i + 1)
+        rows, after = _read_rows(lines, i, header) if header is not None else ([], i + 1)
+        # the titles after the rows: placing them may read the page's word boxes
+        names = _group_titles(header, text, lines[i], titles) if header is not None and rows else None
         if not rows or header is None or names is None:
             text.append(lines[i])
             i += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.loaders.column_groups import assign_titles, column_group_titles
+from ingest.loaders.column_groups import assign_titles, column_group_titles, printed_lines
 
 
 def _word(text: str, x0: float, top: float, width: float = 30.0) -> dict[str, object]:
@@ -19,16 +19,16 @@ def _page() -> list[dict[str, object]]:
 
 
 def test_titles_are_placed_over_their_groups() -> None:
-    assert column_group_titles(_page(), "Assets Depreciation & Amortization Capital Expenditures",
+    assert column_group_titles(printed_lines(_page()), "Assets Depreciation & Amortization Capital Expenditures",
                                "(Millions) 2018 2017 2016 2018 2017 2016 2018 2017 2016", (3, 3, 3)) == (
         "Assets", "Depreciation & Amortization", "Capital Expenditures")
 
 
 def test_lines_not_found_one_above_the_other_give_none() -> None:
-    words = _page()
-    assert column_group_titles(words, "Net Sales Operating Income",
+    lines = printed_lines(_page())
+    assert column_group_titles(lines, "Net Sales Operating Income",
                                "(Millions) 2018 2017 2016 2018 2017 2016 2018 2017 2016", (3, 3, 3)) is None
-    assert column_group_titles(words, "Assets Depreciation & Amortization Capital Expenditures",
+    assert column_group_titles(lines, "Assets Depreciation & Amortization Capital Expenditures",
                                "(Millions) 2018 2017", (2,)) is None
 
 
