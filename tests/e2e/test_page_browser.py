@@ -136,13 +136,11 @@ def _sign_in(driver: Any, url: str) -> None:
 
 def _ask(driver: Any, question: str, n_before: int) -> Any:
     """Ask, wait for the answered turn (its source cards rendered), return the answer element."""
-    box = driver.find_element(By.CSS_SELECTOR, 'textarea[data-testid="stChatInputTextArea"]')
-    box.send_keys(question)
-    box.send_keys(Keys.ENTER)
+    _send(driver, question)
     wait = WebDriverWait(driver, ANSWER_TIMEOUT_S, ignored_exceptions=[StaleElementReferenceException])
 
     def answered(d: Any) -> Any:
-        msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
+        msgs = _messages(d)
         if len(msgs) < n_before + 2:
             return False
         last = msgs[n_before + 1]  # answered: its [n] links and the cited page are rendered
@@ -153,6 +151,15 @@ def _ask(driver: Any, question: str, n_before: int) -> Any:
     return wait.until(answered)
 
 
+def _messages(driver: Any) -> list[Any]:
+    """The chat's messages, questions and answers, in page order, found afresh."""
+    return list(driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]'))
+
+
+def _texts(driver: Any) -> list[str]:
+    return [m.text for m in _messages(driver)]
+
+
 def _until(driver: Any, condition: Callable[[Any], Any], timeout: float, shot: Path) -> Any:
     """Wait for ``condition`` (polled every 0.1 s; elements redrawn meanwhile ignored); on a
     timeout, a screenshot at ``shot`` and the chat's messages in the failure."""
@@ -161,13 +168,8 @@ def _until(driver: Any, condition: Callable[[Any], Any], timeout: float, shot: P
                              ignored_exceptions=[StaleElementReferenceException]).until(condition)
     except TimeoutException:
         driver.save_screenshot(str(shot))
-        texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+        texts = _texts(driver)
         raise AssertionError(f"timed out after {timeout} s (screenshot {shot}); messages: {texts}") from None
-
-
-def _message(driver: Any, i: int) -> Any:
-    """The i-th chat message (0: the first question), found afresh."""
-    return driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[i]
 
 
 def _stable(check: Callable[[], None], tries: int = 5) -> None:
@@ -242,9 +244,9 @@ def test_sign_in_ask_japanese_and_english_and_open_the_cited_pdf_page(server: st
     browser.save_screenshot(str(shots / "signed_in.png"))
     ja, en = _qa("q001"), _qa("q048")  # leave_policy_ja.pdf (public), incident_response_runbook.pdf (engineering)
     _ask(browser, ja["question"], 0)
-    _stable(lambda: _check_answer(browser, _message(browser, 1), ja, shots / "answer_ja.png"))
+    _stable(lambda: _check_answer(browser, _messages(browser)[1], ja, shots / "answer_ja.png"))
     _ask(browser, en["question"], 2)
-    _stable(lambda: _check_answer(browser, _message(browser, 3), en, shots / "answer_en.png"))
+    _stable(lambda: _check_answer(browser, _messages(browser)[3], en, shots / "answer_en.png"))
     _two_messages_at_once(browser, shots / "two_messages.png")
     _pasted_messages_in_a_burst(browser, shots / "three_pasted.png")
     print(f"screenshots: {shots}", file=sys.stderr)
@@ -252,7 +254,7 @@ def test_sign_in_ask_japanese_and_english_and_open_the_cited_pdf_page(server: st
 
 def _check_turns(driver: Any, start: int, rows: list[dict[str, Any]], shot: Path) -> None:
     """The messages from `start` on are exactly the rows' questions, each followed by its answer."""
-    msgs = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')[start:]
+    msgs = _messages(driver)[start:]
     assert len(msgs) == 2 * len(rows), [m.text for m in msgs]  # nothing lost, nothing doubled
     for i, r in enumerate(rows):
         assert r["question"] in msgs[2 * i].text and r["answer"] in msgs[2 * i + 1].text
@@ -271,7 +273,7 @@ def _two_messages_at_once(driver: Any, shot: Path) -> None:
     def both_answered(d: Any) -> bool:
         nonlocal saw_waiting
         saw_waiting = saw_waiting or "Waiting: answered after" in d.find_element(By.TAG_NAME, "body").text
-        msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
+        msgs = _messages(d)
         return len(msgs) >= 8 and bool(msgs[7].find_elements(By.CSS_SELECTOR, 'a[href^="#src-"]'))
 
     _until(driver, both_answered, ANSWER_TIMEOUT_S, shot.with_name("timeout_" + shot.name))
@@ -285,14 +287,14 @@ def _pasted_messages_in_a_burst(driver: Any, shot: Path) -> None:
     reach the server before the running script lets it in (its rerun requests coalesce; measured:
     one of three bursts ~10-150 ms apart lost a message, README "The Q&A page")."""
     rows = [_qa("q044"), _qa("q047"), _qa("q048")]
-    before = len(driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]'))
+    before = len(_messages(driver))
     sent = []
     for r in rows:
         sent.append(_paste_and_send(driver, r["question"]))
         time.sleep(BURST_GAP_S)
 
     def all_answered(d: Any) -> bool:
-        msgs = d.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')
+        msgs = _messages(d)
         return len(msgs) >= before + 6 and bool(msgs[before + 5].find_elements(By.CSS_SELECTOR, 'a[href^="#src-"]'))
 
     _until(driver, all_answered, ANSWER_TIMEOUT_S, shot.with_name("timeout_" + shot.name))
@@ -309,14 +311,14 @@ def _waiting_seen(driver: Any, first: str, second: str) -> str | None:
     waiting; None while the page is not in that state."""
     from rag_app.ui.views.ask import WAITING_CAPTION
 
-    texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+    texts = _texts(driver)
     if len(texts) < 3 or first not in texts[0] or second not in texts[2] or WAITING_CAPTION not in texts[2]:
         return None
     return next((state for state in LIVE_STATES if state in texts[1]), None)
 
 
 def _settled(driver: Any, n: int) -> bool:
-    texts = [m.text for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+    texts = _texts(driver)
     return len(texts) == n and not any(s in t for t in texts for s in (*LIVE_STATES, "Waiting:"))
 
 
@@ -340,7 +342,7 @@ def test_a_message_sent_while_a_local_model_writes_is_shown_waiting_then_answere
         _until(browser, lambda d: _settled(d, 4), 2 * ANSWER_TIMEOUT_S, shots / "timeout_waiting_answered.png")
 
         def check() -> None:
-            texts = [m.text for m in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stChatMessage"]')]
+            texts = _texts(browser)
             assert first["question"] in texts[0] and second["question"] in texts[2], texts
             for answer in (texts[1], texts[3]):  # written (or refused with the reason), not failed
                 assert answer.strip() and "could not be answered" not in answer, texts
