@@ -9,9 +9,12 @@ weigh each by its BM25 idf over the corpus (rare terms carry the question), and 
 of that weight no retrieved chunk contains: ``unsupported_share`` in [0, 1]. A term the corpus
 does not hold at all gets the largest weight a term can have.
 
-Only chunks in the question's language count as support, and when none of them is, the check
-abstains (``applicable`` False): a Japanese chunk cannot support English words lexically. A
-chunk supports the terms of its text and of its document's context line (``support_terms``).
+A chunk supports the terms of its text and of its document's context line (``support_terms``).
+A chunk in the other language supports what a Japanese-English dictionary bridges
+(``retrieval.dictionary``): a Japanese chunk the terms of its words' English glosses
+(``translated_terms``), an English chunk the Japanese question terms one of whose glosses it
+holds whole (``glossed_terms``). When no chunk is in the question's language the check abstains
+(``applicable`` False): a dictionary only adds support to a check that applies.
 
 The refusal cut (``AnswerSettings.max_unsupported``) is fitted by ``benchmarks/bench_refusal.py``
 on SQuAD and JSQuAD questions whose gold paragraph is removed from the results (near misses:
@@ -26,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from retrieval.dictionary import TermDictionary
 from retrieval.names import initialisms
 from retrieval.synonyms import Synonyms
 
@@ -157,6 +161,71 @@ def synonym_terms(question: str, chunk: _Chunk, synonyms: Synonyms, analyzer: An
     return out
 
 
+_GLOSS_ASIDE = re.compile(r"\([^)]*\)")  # "certificate (usually of proof of something)" -> "certificate"
+
+
+def gloss_terms(gloss: str, analyzer: Analyzer) -> list[str]:
+    """A gloss's terms, without its parenthesised asides."""
+    return analyzer.tokenize(_GLOSS_ASIDE.sub(" ", gloss))
+
+
+def translated_terms(terms: Sequence[str], dictionary: TermDictionary, analyzer: Analyzer) -> list[str]:
+    """The terms of the glosses of ``terms``' words in the dictionary's source language (a Japanese
+    chunk's 監査 -> "inspection", "audit", "judgement"): what the chunk supports in the glosses'
+    language. Words the dictionary does not hold add nothing."""
+    out: list[str] = []
+    for t in dict.fromkeys(terms):
+        for g in dictionary.glosses(t):
+            out.extend(gloss_terms(g, analyzer))
+    return out
+
+
+def glossed_terms(question_terms: Sequence[str], chunk_terms: set[str], dictionary: TermDictionary,
+                  analyzer: Analyzer) -> list[str]:
+    """The question terms (in the dictionary's source language) that a chunk in the glosses'
+    language supports: one of the term's glosses has every one of its terms in ``chunk_terms``
+    (有効期間 "term of validity" needs "term" and "valid"; 証明書 "certificate" needs "certif"),
+    the words that frame a question (``EN_PHRASING_WORDS``) left out as they are in questions."""
+    phrasing = _phrasing(analyzer)
+    out: list[str] = []
+    for t in dict.fromkeys(question_terms):
+        for g in dictionary.glosses(t):
+            words = [w for w in gloss_terms(g, analyzer) if w not in phrasing]  # 月額 "monthly amount"
+            if words and all(w in chunk_terms for w in words):
+                out.append(t)
+                break
+    return out
+
+
+class _LangChunk(_Chunk, Protocol):
+    @property
+    def lang(self) -> str: ...
+
+
+def bridged_terms(question_terms: Sequence[str], chunk: _LangChunk, lang: str, dictionary: TermDictionary,
+                  analyzer: Analyzer) -> list[str] | None:
+    """What a chunk in another language than the question's (``lang``) supports through
+    ``dictionary``: its own terms (numbers and Latin-script names are shared) with its glosses'
+    terms (a chunk in the dictionary's source language) or the question terms it holds a gloss of
+    (a chunk in the glosses' language); None for a language pair the dictionary does not bridge."""
+    source, target = dictionary.languages
+    own = support_terms(chunk, analyzer)
+    if (chunk.lang, lang) == (source, target):
+        return own + translated_terms(own, dictionary, analyzer)
+    if (chunk.lang, lang) == (target, source):
+        return own + glossed_terms(question_terms, set(own), dictionary, analyzer)
+    return None
+
+
+def gloss_table(texts: Sequence[str], dictionary: TermDictionary,
+                analyzer: Analyzer) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(word, glosses) for every word of ``texts`` (the analyzer's terms) the dictionary holds,
+    in first-seen order: what ``Prompt.glosses`` carries to a generator that matches words."""
+    words = dict.fromkeys(t for text in texts for t in analyzer.tokenize(text))
+    table = ((w, dictionary.glosses(w)) for w in words)
+    return tuple((w, g) for w, g in table if g)
+
+
 def bm25_idf(df: int, n_docs: int) -> float:
     """BM25's (Lucene) idf: ln(1 + (N - df + 0.5) / (df + 0.5)); > 0 for every df <= N."""
     return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
@@ -194,5 +263,5 @@ def term_support(question_terms: Sequence[str], context_terms: Sequence[Sequence
     return TermSupport(terms, weights, unsupported, absent, missing / sum(weights), True)
 
 
-__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "question_core", "question_terms", "support_terms", "synonym_terms",
-           "term_support"]
+__all__ = ["JA_QUESTION_WORDS", "TermSupport", "bm25_idf", "bridged_terms", "gloss_table", "gloss_terms", "glossed_terms", "question_core",
+           "question_terms", "support_terms", "synonym_terms", "term_support", "translated_terms"]

@@ -218,6 +218,9 @@ ThresholdOpt = Annotated[float | None, typer.Option(
     "--refusal-threshold", help="Relevance floor (default: the index's calibration, see `ragqa calibrate`).")]
 UnsupportedOpt = Annotated[str | None, typer.Option(
     "--max-unsupported", help="Refuse above this share of unsupported question terms (default 0.45); 'off' disables.")]
+DictionaryOpt = Annotated[str | None, typer.Option(
+    help="Japanese-English dictionary for the support check and extractive answers across languages: "
+         "jmdict (default) or off.")]
 ContextTokensOpt = Annotated[int | None, typer.Option("--max-context-tokens", min=1, help="Context budget (default 1500).")]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest answer (default 384).")]
 TemperatureOpt = Annotated[float | None, typer.Option(min=0.0, help="Sampling temperature (default 0).")]
@@ -367,6 +370,7 @@ def ask(
     date_to: DateToOpt = None,
     refusal_threshold: ThresholdOpt = None,
     max_unsupported: UnsupportedOpt = None,
+    dictionary: DictionaryOpt = None,
     max_context_tokens: ContextTokensOpt = None,
     max_tokens: MaxTokensOpt = None,
     temperature: TemperatureOpt = None,
@@ -385,7 +389,7 @@ def ask(
     rag = _rag(index, config, embedder, generator=generator, mode=mode, top_k=top_k, depth=depth,
                dense_weight=dense_weight, bm25_weight=bm25_weight, reranker=reranker, synonyms=synonyms,
                period_weight=period_weight, row_weight=row_weight, name_weight=name_weight,
-               refusal_threshold=refusal_threshold, max_unsupported=max_unsupported,
+               refusal_threshold=refusal_threshold, max_unsupported=max_unsupported, dictionary=dictionary,
                max_context_tokens=max_context_tokens, max_tokens=max_tokens, temperature=temperature,
                injection_defence=injection_defence, rewrite_follow_ups=rewrite_follow_ups)
     kw = {"groups": _groups(groups), "filters": _filters(source, file_type, lang, date_from, date_to)}

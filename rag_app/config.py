@@ -62,9 +62,12 @@ class AnswerSettings:
     generator: str = "auto"  # RAGQA_GENERATOR: auto | extractive | smollm2 | openai:MODEL | anthropic:MODEL ...
     refusal_threshold: float | None = None  # None: the index's calibrated value, else the default above
     # refuse when more than this share of the question's idf-weighted terms is in no retrieved
-    # chunk of its language (rag_app/answerability.py; fitted by benchmarks/bench_refusal.py on
-    # SQuAD/JSQuAD near misses); None: off
+    # chunk of its language or bridged by the dictionary below (rag_app/answerability.py; fitted by
+    # benchmarks/bench_refusal.py on SQuAD/JSQuAD near misses); None: off
     max_unsupported: float | None = 0.45
+    # the Japanese-English dictionary through which that gate counts chunks in the question's other
+    # language as support (retrieval/dictionary.py): "jmdict" (built in) or "off"
+    dictionary: str = "jmdict"
     max_context_tokens: int = 1500  # budget for context blocks in the prompt
     max_tokens: int = 384  # longest answer a generator may write
     temperature: float = 0.0

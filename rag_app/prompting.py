@@ -177,6 +177,10 @@ class Prompt:
     # the synonym groups the question names (retrieval.synonyms), for generators that match words:
     # (("capital expenditure", "capex", "purchases of property, plant and equipment", ...), ...)
     synonyms: tuple[tuple[str, ...], ...] = ()
+    # dictionary glosses of the Japanese words of the question and of the blocks when the question
+    # and some block differ in language (retrieval.dictionary), for generators that match words
+    # across languages: (("監査", ("inspection", "audit", ...)), ("保存", ("preservation", ...)), ...)
+    glosses: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def build_prompt(

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from retrieval.dictionary import TermDictionary, load_dictionary
 from retrieval.names import missing_names
 from retrieval.periods import missing_period
 from retrieval.synonyms import Synonyms, load_synonyms
@@ -107,6 +108,7 @@ class RAG:
         self._built_at = -1  # catalog generation when the retriever was last checked
         self._built_langs: list[str] = []  # the index's languages the retriever was built for
         self._synonyms: Synonyms | None = None
+        self._dictionary_loaded: tuple[TermDictionary | None] | None = None
 
     @classmethod
     def from_config(cls, config_file: Path | str | None = None, **overrides: Any) -> RAG:
@@ -160,6 +162,15 @@ class RAG:
         self._built_at = generation
         assert self._retriever is not None
         return self._retriever
+
+    @property
+    def _dictionary(self) -> TermDictionary | None:
+        """The configured bilingual dictionary (``AnswerSettings.dictionary``), None when off."""
+        if self._dictionary_loaded is None:
+            with self._lock:
+                if self._dictionary_loaded is None:
+                    self._dictionary_loaded = (load_dictionary(self.config.answer.dictionary),)
+        return self._dictionary_loaded[0]
 
     @property
     def _synonym_groups(self) -> Synonyms:
@@ -249,9 +260,11 @@ class RAG:
         return q, self.retriever.retrieve(q, top_k=k, filters=filters, groups=groups)
 
     def lexical_support(self, question: str, hits: Sequence[Hit], lang: str) -> TermSupport | None:
-        """How much of the question's idf-weighted terms the hits in its language contain
-        (``rag_app.answerability``); None without an index (a custom retriever alone)."""
-        from .answerability import question_terms, support_terms, synonym_terms, term_support
+        """How much of the question's idf-weighted terms the hits contain (``rag_app.answerability``):
+        those in its language, and, when some term is missing there, those in the other language
+        through the configured dictionary; None without an index (a custom retriever alone). Without
+        a hit in the question's language the check abstains (``applicable`` False)."""
+        from .answerability import bridged_terms, question_terms, support_terms, synonym_terms, term_support
 
         if not self._uses_index():
             return None
@@ -264,7 +277,15 @@ class RAG:
             return None
         same = [support_terms(h.chunk, analyzer) + synonym_terms(question, h.chunk, self._synonym_groups, analyzer)
                 for h in hits if h.chunk.lang == lang]
-        return term_support(q_terms, same, doc_freq, n_docs)
+        support = term_support(q_terms, same, doc_freq, n_docs)
+        other = [h.chunk for h in hits if h.chunk.lang != lang]
+        dictionary = self._dictionary
+        # the dictionary only adds support: where no chunk is in the question's language the check
+        # still abstains (a dictionary's recall is partial; it would refuse what it cannot bridge)
+        if dictionary is None or not other or not support.applicable or not support.unsupported:
+            return support
+        bridged = [bridged_terms(q_terms, c, lang, dictionary, analyzer) for c in other]
+        return term_support(q_terms, same + [b for b in bridged if b is not None], doc_freq, n_docs)
 
     # -- answering ------------------------------------------------------------------------------
     def prepare(self, question: str, *, groups: Sequence[str] | None = None, history: Sequence[Message] = (),
@@ -294,10 +315,22 @@ class RAG:
                 flags += [f"context:{h.chunk.source}:{f}" for f in sc.flags]
         prompt = build_prompt(question, hits, lang, history, max_context_tokens=a.max_context_tokens,
                               transform_text=injection.neutralise if a.injection_defence else None)
-        prompt = replace(prompt, synonyms=tuple(self._synonym_groups.matched_groups(question)))
+        prompt = replace(prompt, synonyms=tuple(self._synonym_groups.matched_groups(question)),
+                         glosses=self._prompt_glosses(question, lang, prompt.contexts))
         return Prepared(question=question, lang=lang, searched=searched, retrieved=tuple(hits), prompt=prompt,
                         refusal_reason=self._refusal_reason(searched, hits, lang),
                         injection_flags=tuple(flags), scans=scans, retrieval_s=retrieval_s)
+
+    def _prompt_glosses(self, question: str, lang: str,
+                        shown: Sequence[Hit]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """``Prompt.glosses``: the dictionary's glosses of the question's and the blocks' words when
+        some block is in another language than the question; () otherwise or without a dictionary."""
+        from .answerability import gloss_table
+
+        dictionary = self._dictionary
+        if dictionary is None or not self._uses_index() or all(h.chunk.lang == lang for h in shown):
+            return ()
+        return gloss_table([question, *(h.chunk.text for h in shown)], dictionary, self.reader.analyzer)
 
     def _refusal_reason(self, searched: str, hits: Sequence[Hit], lang: str) -> str | None:
         """Why to refuse before generation, or None: no hits; the relevance gate (when both a

@@ -125,13 +125,12 @@ def test_every_unanswerable_corpus_question_is_refused(corpus_index: Path) -> No
 
 @pytest.mark.slow  # asks all 119 qa.jsonl questions
 def test_refusal_operating_point_holds(corpus_index: Path) -> None:
-    """The measured trade-off (BENCHMARKS.md "End-to-end answering after the Python API") must not
-    regress: at least 11 of the 13 unanswerable questions refused, at most 20 % of the 106
-    answerable ones refused (21 measured, 19.8 %), and at least 0.66 of them answered correctly
-    with a citation of the gold document (0.670 measured). The false-refusal bound and the
-    correct-and-cited floor move together: refusing more is only a regression when it costs
-    correct answers (two of the three refusals that came with PDF boilerplate removal and the
-    document context replaced wrong answers)."""
+    """The measured trade-off (BENCHMARKS.md "Cross-language support") must not regress: at least
+    11 of the 13 unanswerable questions refused, at most 10 % of the 106 answerable ones refused
+    (9 measured, 8.5 %: the issue's target), and at least 0.70 of them answered correctly with a
+    citation of the gold document (0.717 measured). Without the Japanese-English dictionary the
+    same gates refused 21 (19.8 %): the questions asked in the other language than their
+    document's."""
     from eval.metrics import gold_in_answer
 
     rag = RAG.from_config(index_dir=corpus_index, generator="extractive")
@@ -141,9 +140,9 @@ def test_refusal_operating_point_holds(corpus_index: Path) -> None:
     supported = [not a.refused and gold_in_answer(a.text, q["answer"], q["lang"]) > 0
                  and any(c.source == q["source"] for c in a.citations) for q, a in answers if q["answerable"]]
     assert sum(unans) >= 11, f"{sum(unans)}/{len(unans)} unanswerable questions refused (need ≥ 11)"
-    assert sum(false) / len(false) <= 0.20, f"{sum(false)}/{len(false)} answerable questions refused (limit 20 %)"
-    assert sum(supported) / len(supported) >= 0.66, \
-        f"{sum(supported)}/{len(supported)} answerable questions answered correctly and cited (need ≥ 0.66)"
+    assert sum(false) / len(false) <= 0.10, f"{sum(false)}/{len(false)} answerable questions refused (limit 10 %)"
+    assert sum(supported) / len(supported) >= 0.70, \
+        f"{sum(supported)}/{len(supported)} answerable questions answered correctly and cited (need ≥ 0.70)"
 
 
 def test_cli_ask_json_contract(corpus_index: Path) -> None:

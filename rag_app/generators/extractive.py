@@ -54,10 +54,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+# "six months" asks what "6 months" and "6か月" say
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
+
+
 def terms(text: str) -> set[str]:
-    """Matching terms of ``text``: stemmed lower-case English words minus stopwords, and
-    character bigrams of kanji/katakana runs (bigrams holding 何 are question words)."""
-    words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    """Matching terms of ``text``: stemmed lower-case English words minus stopwords (number words
+    as digits), and character bigrams of kanji/katakana runs (bigrams holding 何 are question words)."""
+    words = [_NUMBER_WORDS.get(w, w) for w in (w.lower().replace("’", "'") for w in _WORD.findall(text))]
     words = [
         w for w in words if w not in EN_STOPWORDS and w not in _EXTRA_STOP and (len(w) > 1 or w.isdigit())
     ]
@@ -211,6 +216,7 @@ def score_sentences(
     headings: Mapping[int, str] | None = None,
     line_item_weight: float = 1.0,
     total_row_weight: float = 1.0,
+    glosses: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> list[ScoredSentence]:
     """Every candidate sentence of ``contexts`` ((block number, text) pairs, best block first)
     scored against ``question``; best first. For a question that asks for a quantity
@@ -222,7 +228,9 @@ def score_sentences(
     (``retrieval.line_items.names_line_item``) scores ``line_item_weight`` x as much when the
     question asks for an amount (``asks_for_value``; "What drove ..." is answered by prose); so
     does a total row (``is_total_row``) by ``total_row_weight``: asked for a company's amount, the
-    total answers, not its parts (a row naming an asked part matches more of the question)."""
+    total answers, not its parts (a row naming an asked part matches more of the question). A
+    sentence in the other language matches through ``glosses`` (``Prompt.glosses``,
+    ``bridged_terms``)."""
     question = normalise_periods(question)
     q_terms = terms(question)
     years = question_years(question)
@@ -235,12 +243,13 @@ def score_sentences(
         return []
     heads = headings or {}
 
-    def matched(n: int, text: str) -> set[str]:
+    def matched(n: int, text: str, s_lang: str) -> set[str]:
         if is_table_row(text) and heads.get(n):
             text = f"{heads[n]}\n{text}"
-        return terms(text) | _synonym_terms(text, synonyms)
+        return terms(text) | _synonym_terms(text, synonyms) | bridged_terms(question, text, s_lang, lang, glosses)
 
-    sent_terms = [matched(n, text) for n, _, text in cands]
+    langs = ["ja" if detect_lang(text) in ("ja", "zh") else "en" for _, _, text in cands]
+    sent_terms = [matched(n, text, s_lang) for (n, _, text), s_lang in zip(cands, langs, strict=True)]
     n_sents = len(cands)
     df = {t: sum(t in st for st in sent_terms) for t in q_terms}
     weight = {t: 1.0 + math.log(n_sents / df[t]) if df[t] else 1.0 + math.log(2 * n_sents) for t in q_terms}
@@ -248,11 +257,10 @@ def score_sentences(
     order = {n: i for i, (n, _) in enumerate(contexts)}
     wants_number = no_number_weight != 1.0 and asks_for_quantity(question)
     scored = []
-    for (n, index, text), st in zip(cands, sent_terms, strict=True):
+    for (n, index, text), st, s_lang in zip(cands, sent_terms, langs, strict=True):
         coverage = sum(weight[t] for t in q_terms & st) / total
         if coverage <= 0:
             continue
-        s_lang = "ja" if detect_lang(text) in ("ja", "zh") else "en"
         score = coverage / (1.0 + rank_decay * order[n]) * (1.0 if s_lang == lang else other_lang_weight)
         if wants_number and not _DIGIT.search(text):
             score *= no_number_weight
@@ -265,6 +273,31 @@ def score_sentences(
         )
     scored.sort(key=lambda s: (-s.score, order[s.n], s.index))
     return scored
+
+
+_GLOSS_ASIDE = re.compile(r"\([^)]*\)")  # "certificate (usually of proof of something)"
+
+
+def bridged_terms(question: str, text: str, text_lang: str, lang: str,
+                  glosses: Sequence[tuple[str, Sequence[str]]]) -> set[str]:
+    """The terms a sentence in another language (``text_lang``) than the question's (``lang``)
+    matches through ``glosses`` ((Japanese word, English glosses) pairs): a Japanese sentence the
+    terms of the glosses of the words it holds (保存 -> "preservation", "storage" ...); an English
+    sentence the terms of the question's Japanese words one of whose glosses it holds whole
+    (証明書 "certificate")."""
+    if not glosses or text_lang == lang:
+        return set()
+    out: set[str] = set()
+    if text_lang == "ja":
+        for word, gs in glosses:
+            if word in text:
+                out.update(*(terms(_GLOSS_ASIDE.sub(" ", g)) for g in gs))
+        return out
+    held = terms(text)
+    for word, gs in glosses:
+        if word in question and any((g_terms := terms(_GLOSS_ASIDE.sub(" ", g))) and g_terms <= held for g in gs):
+            out |= terms(word)
+    return out
 
 
 def _synonym_terms(text: str, synonyms: Sequence[tuple[str, ...]]) -> set[str]:
@@ -363,13 +396,14 @@ class ExtractiveGenerator:
     total_row_weight: float = 1.25
 
     def _pieces(self, question: str, contexts: Sequence[tuple[int, str]], lang: str,
-                synonyms: Sequence[tuple[str, ...]] = (), headings: Mapping[int, str] | None = None) -> list[str]:
+                synonyms: Sequence[tuple[str, ...]] = (), headings: Mapping[int, str] | None = None,
+                glosses: Sequence[tuple[str, Sequence[str]]] = ()) -> list[str]:
         if lang not in SUPPORTED_LANGS:
             raise ValueError(f"lang={lang!r} is not supported; allowed: {', '.join(SUPPORTED_LANGS)}")
         scored = score_sentences(
             question, contexts, lang, rank_decay=self.rank_decay, skip_injections=self.skip_injections,
             no_number_weight=self.no_number_weight, synonyms=synonyms, headings=headings,
-            line_item_weight=self.line_item_weight, total_row_weight=self.total_row_weight,
+            line_item_weight=self.line_item_weight, total_row_weight=self.total_row_weight, glosses=glosses,
         )
         chosen = select_sentences(
             scored, max_sentences=self.max_sentences, min_coverage=self.min_coverage, relative=self.relative
@@ -394,7 +428,7 @@ class ExtractiveGenerator:
     # -- from a built Prompt (data) -------------------------------------------------------------
     def _from_prompt(self, prompt: Prompt, max_tokens: int) -> tuple[list[str], str]:
         pieces = self._pieces(prompt.question, [(b.n, b.text) for b in prompt.blocks], prompt.lang,
-                              prompt.synonyms, {b.n: b.heading for b in prompt.blocks if b.heading})
+                              prompt.synonyms, {b.n: b.heading for b in prompt.blocks if b.heading}, prompt.glosses)
         return _within(pieces, max_tokens), "".join(m.content for m in prompt.messages)
 
     def generate_prompt(self, prompt: Prompt, *, max_tokens: int = 512, temperature: float = 0.0) -> GenerationResult:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from ingest.analysis import get_analyzer
 from rag_app.answerability import bm25_idf, question_terms, term_support
+from rag_app.rag import RAG
 
 
 def test_share_is_the_idf_weight_no_context_holds() -> None:
@@ -166,3 +168,84 @@ def test_initials_hyphenated_words_and_ordinal_days_as_filings_write_them() -> N
     support = term_support(q, [support_terms(chunk, analyzer)], {t: 1 for t in q}, 100)
     assert not {"jnj", "passthrough"} & set(support.unsupported)
     assert "2022" in support.unsupported  # the rest is still asked for
+
+
+class _Dictionary:
+    """A two-word Japanese-English dictionary: the tests below fix what it knows."""
+
+    languages = ("ja", "en")
+    table: ClassVar[dict[str, tuple[str, ...]]] = {"監査": ("inspection", "audit"), "証明書": ("certificate (usually of proof of something)",),
+             "有効期間": ("term of validity",), "月額": ("monthly amount",)}
+
+    def glosses(self, word: str) -> tuple[str, ...]:
+        return self.table.get(word, ())
+
+
+class _Block:
+    def __init__(self, text: str, lang: str, doc_context: str = "") -> None:
+        self.text, self.lang, self.doc_context = text, lang, doc_context
+
+
+def test_a_japanese_chunk_supports_the_english_words_of_its_glosses() -> None:
+    from rag_app.answerability import bridged_terms, translated_terms
+
+    an = get_analyzer("default")
+    assert translated_terms(["監査", "ログ", "監査"], _Dictionary(), an) == ["inspect", "audit"]
+    got = bridged_terms(["audit", "log"], _Block("監査ログは7年間保存する。", "ja"), "en", _Dictionary(), an)
+    assert got is not None and "audit" in got and "7" in got  # glosses, and the chunk's numbers as they are
+
+
+def test_an_english_chunk_supports_a_japanese_term_only_with_a_whole_gloss() -> None:
+    from rag_app.answerability import bridged_terms, glossed_terms
+
+    an = get_analyzer("default")
+    chunk = set(an.tokenize("The device certificate is valid for 365 days."))
+    # 証明書's gloss without its aside is "certificate"; 有効期間 needs "term" too; 月額's "amount" frames
+    assert glossed_terms(["証明書", "有効期間", "vpn"], chunk, _Dictionary(), an) == ["証明書"]
+    assert glossed_terms(["月額"], set(an.tokenize("billed monthly")), _Dictionary(), an) == ["月額"]
+    en = _Block("The device certificate is valid for 365 days.", "en")
+    assert "証明書" in (bridged_terms(["証明書"], en, "ja", _Dictionary(), an) or [])
+    assert bridged_terms(["x"], _Block("texte", "fr"), "en", _Dictionary(), an) is None  # a pair it does not bridge
+
+
+def test_gloss_table_holds_the_words_the_dictionary_knows_in_first_seen_order() -> None:
+    from rag_app.answerability import gloss_table
+
+    an = get_analyzer("default")
+    table = gloss_table(["VPNの証明書", "監査ログと証明書"], _Dictionary(), an)
+    assert table == (("証明書", _Dictionary.table["証明書"]), ("監査", _Dictionary.table["監査"]))
+
+
+def _bilingual_rag(tmp_path: Path, dictionary: str = "jmdict") -> RAG:
+    from ingest.pipeline import Ingestor
+    from ingest.settings import IndexSettings
+    from rag_app.config import AnswerSettings, RAGConfig
+
+    root = tmp_path / "docs"
+    root.mkdir(exist_ok=True)
+    (root / "offices.md").write_text("# Offices\n\nThe Osaka office is at 4-5-6 Umeda, Kita-ku. It opens at 9:00.\n",
+                                     encoding="utf-8")
+    (root / "backup_ja.md").write_text("# バックアップ\n\n監査ログは追記専用ストレージに7年間保存する。\n", encoding="utf-8")
+    settings = IndexSettings(index_dir=tmp_path / "idx", embedder="hashing")
+    if not settings.index_dir.exists():
+        assert Ingestor(settings).run([root]).files_failed == []
+    return RAG(RAGConfig(index=settings, answer=AnswerSettings(generator="extractive", refusal_threshold=0.0,
+                                                               dictionary=dictionary)))
+
+
+def test_a_question_answered_in_the_other_language_is_not_refused(tmp_path: Path) -> None:
+    """An English question whose answer is in a Japanese document: with the dictionary the gate
+    finds "audit" and "log" in it and the extractive answer quotes it; without, the English
+    chunk alone is checked and the question is refused as never mentioned."""
+    rag = _bilingual_rag(tmp_path)
+    off = _bilingual_rag(tmp_path, dictionary="off")
+    try:
+        got = rag.ask("How long are audit logs retained?")
+        assert not got.refused and "7年間" in got.text and got.citations[0].source == "backup_ja.md"
+        refused = off.ask("How long are audit logs retained?")
+        assert refused.refused and (refused.refusal_reason or "").startswith("unsupported_terms:")
+        nagoya = rag.ask("Who is the fire safety manager of the Nagoya office?")
+        assert nagoya.refused and "nagoya" in (nagoya.refusal_reason or "")
+    finally:
+        rag.close()
+        off.close()

@@ -472,3 +472,30 @@ def test_asked_for_a_company_amount_the_total_row_answers_not_a_part() -> None:
         "Capital Spending: Total Company")
     assert score_sentences("What was 3M's capital spending in Asia Pacific in FY2018?", contexts, "en",
                            total_row_weight=weight)[0].text.startswith("Capital Spending: Asia Pacific")
+
+
+GLOSSES = (("監査", ("inspection", "audit")), ("保存", ("preservation", "storage", "retention")),
+           ("証明書", ("certificate (usually of proof of something)",)), ("有効期間", ("term of validity",)))
+
+
+def test_number_words_match_digits() -> None:
+    assert {"6", "month"} <= terms("after six months") and "6" in terms("6 months")
+
+
+def test_a_sentence_in_the_other_language_matches_through_the_glosses() -> None:
+    from rag_app.generators.extractive import bridged_terms
+
+    q = "How long are audit logs retained?"
+    assert bridged_terms(q, "監査ログは7年間保存する。", "ja", "en", GLOSSES) >= {"audit", "retent", "storag"}
+    assert bridged_terms(q, "監査ログは7年間保存する。", "ja", "ja", GLOSSES) == set()  # same language: nothing
+    ja_q = "VPNの証明書の有効期間は何日ですか？"
+    got = bridged_terms(ja_q, "The VPN certificate is valid for 365 days.", "en", "ja", GLOSSES)
+    assert got == terms("証明書")  # 有効期間 would need "term" too
+
+
+def test_an_english_question_is_answered_from_a_japanese_block_with_glosses() -> None:
+    contexts = [(1, "Offices open at 9:00 on weekdays."), (2, "監査ログは追記専用ストレージに7年間保存する。")]
+    q = "How long are audit logs retained?"
+    assert score_sentences(q, contexts, "en") == []  # no word in common
+    best = score_sentences(q, contexts, "en", glosses=GLOSSES)[0]
+    assert best.n == 2 and best.lang == "ja" and "7年間" in best.text
