@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from retrieval.dictionary import TermDictionary
+from retrieval.dictionary import TermDictionary, without_asides
 from retrieval.names import initialisms
 from retrieval.synonyms import Synonyms
 
@@ -161,12 +161,9 @@ def synonym_terms(question: str, chunk: _Chunk, synonyms: Synonyms, analyzer: An
     return out
 
 
-_GLOSS_ASIDE = re.compile(r"\([^)]*\)")  # "certificate (usually of proof of something)" -> "certificate"
-
-
 def gloss_terms(gloss: str, analyzer: Analyzer) -> list[str]:
     """A gloss's terms, without its parenthesised asides."""
-    return analyzer.tokenize(_GLOSS_ASIDE.sub(" ", gloss))
+    return analyzer.tokenize(without_asides(gloss))
 
 
 def translated_terms(terms: Sequence[str], dictionary: TermDictionary, analyzer: Analyzer) -> list[str]:

@@ -15,6 +15,7 @@ indexed kanji and kana forms, ~0.5 ms each, cached per word.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -88,6 +89,15 @@ class JMdict:
         return tuple(dict.fromkeys(out))
 
 
+_ASIDE = re.compile(r"\([^)]*\)")
+
+
+def without_asides(gloss: str) -> str:
+    """A gloss without its parenthesised asides: "certificate (usually of proof of something)" ->
+    "certificate " (the asides explain; a text that means the word need not hold them)."""
+    return _ASIDE.sub(" ", gloss)
+
+
 def load_dictionary(spec: str) -> TermDictionary | None:
     """The dictionary an answer setting names: "jmdict" (built in) or "off" (None)."""
     key = spec.strip().lower()
@@ -98,4 +108,4 @@ def load_dictionary(spec: str) -> TermDictionary | None:
     raise ValueError(f"unknown dictionary {spec!r}; allowed: {', '.join(BUILTIN)} or off")
 
 
-__all__ = ["INSTALL_HINT", "JMdict", "TermDictionary", "load_dictionary"]
+__all__ = ["INSTALL_HINT", "JMdict", "TermDictionary", "load_dictionary", "without_asides"]

@@ -32,6 +32,7 @@ from rag_app.prompting import (
 from rag_app.refusal import SUPPORTED_LANGS, refusal_message
 from rag_app.rewrite import EN_STOPWORDS
 from rag_app.types import GenerationResult, Message, StreamEvent
+from retrieval.dictionary import without_asides
 from retrieval.line_items import asks_for_value, names_line_item
 from retrieval.periods import question_years
 from retrieval.synonyms import holds_phrase
@@ -275,9 +276,6 @@ def score_sentences(
     return scored
 
 
-_GLOSS_ASIDE = re.compile(r"\([^)]*\)")  # "certificate (usually of proof of something)"
-
-
 def bridged_terms(question: str, text: str, text_lang: str, lang: str,
                   glosses: Sequence[tuple[str, Sequence[str]]]) -> set[str]:
     """The terms a sentence in another language (``text_lang``) than the question's (``lang``)
@@ -291,11 +289,11 @@ def bridged_terms(question: str, text: str, text_lang: str, lang: str,
     if text_lang == "ja":
         for word, gs in glosses:
             if word in text:
-                out.update(*(terms(_GLOSS_ASIDE.sub(" ", g)) for g in gs))
+                out.update(*(terms(without_asides(g)) for g in gs))
         return out
     held = terms(text)
     for word, gs in glosses:
-        if word in question and any((g_terms := terms(_GLOSS_ASIDE.sub(" ", g))) and g_terms <= held for g in gs):
+        if word in question and any((g_terms := terms(without_asides(g))) and g_terms <= held for g in gs):
             out |= terms(word)
     return out
 
