@@ -85,7 +85,7 @@ class JMdict:
             return ()
         result = self._open().lookup(word, strict_lookup=True, lookup_chars=False, lookup_ne=False)
         out = [g.text for e in result.entries for s in e.senses[: self.max_senses] for g in s.gloss
-               if getattr(g, "lang", "eng") in ("", "eng")]
+               if g.lang in ("", "eng")]
         return tuple(dict.fromkeys(out))
 
 

@@ -289,13 +289,20 @@ def bridged_terms(question: str, text: str, text_lang: str, lang: str,
     if text_lang == "ja":
         for word, gs in glosses:
             if word in text:
-                out.update(*(terms(without_asides(g)) for g in gs))
+                out.update(*(_gloss_terms(g) for g in gs))
         return out
     held = terms(text)
     for word, gs in glosses:
-        if word in question and any((g_terms := terms(without_asides(g))) and g_terms <= held for g in gs):
+        if word in question and any((g_terms := _gloss_terms(g)) and g_terms <= held for g in gs):
             out |= terms(word)
     return out
+
+
+@lru_cache(maxsize=8192)
+def _gloss_terms(gloss: str) -> frozenset[str]:
+    """``terms`` of a gloss without its asides; cached: every candidate sentence of an answer
+    tests the same glosses."""
+    return frozenset(terms(without_asides(gloss)))
 
 
 def _synonym_terms(text: str, synonyms: Sequence[tuple[str, ...]]) -> set[str]:
